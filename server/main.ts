@@ -1,0 +1,74 @@
+/**
+ * `node server/main.ts`: starts the lab server. Flags win over environment
+ * variables (NWL_HOST, NWL_PORT, ...), which win over defaults; everything
+ * is validated by the config schema before anything starts.
+ */
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { createLabServer } from "./app.ts";
+import { parseServerConfig, type ServerConfigInput } from "./config.ts";
+
+const USAGE = `usage: node server/main.ts [options]
+  --host ADDR        address to listen on (NWL_HOST; default 127.0.0.1)
+  --port N           port (NWL_PORT or PORT; default 4321; 0 = any free port)
+  --site DIR         built site to serve (NWL_SITE; default dist/ when it exists)
+  --data-dir DIR     state of environments and services (NWL_DATA_DIR; default .lab-data)
+  --driver KIND      host | host-namespaces (NWL_DRIVER)
+  --grace-ms N       how long a dropped session is kept (NWL_GRACE_MS; default 600000)
+  --help`;
+
+function main(): void {
+  const { values } = parseArgs({
+    options: {
+      host: { type: "string" },
+      port: { type: "string" },
+      site: { type: "string" },
+      "data-dir": { type: "string" },
+      driver: { type: "string" },
+      "grace-ms": { type: "string" },
+      help: { type: "boolean" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const env = process.env;
+  const number = (text: string | undefined) => (text === undefined || text === "" ? undefined : Number(text));
+  const siteDir = values.site ?? env.NWL_SITE ?? (existsSync("dist/index.html") ? "dist" : undefined);
+  const graceMs = number(values["grace-ms"] ?? env.NWL_GRACE_MS);
+  const input: ServerConfigInput = {
+    host: values.host ?? env.NWL_HOST,
+    port: number(values.port ?? env.NWL_PORT ?? env.PORT),
+    siteDir: siteDir ? path.resolve(siteDir) : undefined,
+    dataDir: values["data-dir"] ?? env.NWL_DATA_DIR,
+    driver: (values.driver ?? env.NWL_DRIVER) as ServerConfigInput["driver"],
+    limits: graceMs === undefined ? {} : { graceMs },
+  };
+  const config = parseServerConfig(input);
+  createLabServer(config).then(
+    (server) => {
+      console.log(`Nix Way Labs is serving ${config.siteDir ? "the site and " : ""}the lab server (driver: ${config.driver}). Open:`);
+      console.log(server.url);
+      const stop = (signal: string) => {
+        console.log(`${signal}: closing sessions and environments`);
+        server.close().then(() => process.exit(0), () => process.exit(1));
+      };
+      process.once("SIGINT", () => stop("SIGINT"));
+      process.once("SIGTERM", () => stop("SIGTERM"));
+    },
+    (error: Error) => {
+      console.error(`lab server failed to start: ${error.message}`);
+      process.exit(1);
+    },
+  );
+}
+
+try {
+  main();
+} catch (error) {
+  console.error((error as Error).message);
+  console.error(USAGE);
+  process.exit(2);
+}

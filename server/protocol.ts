@@ -1,0 +1,163 @@
+/**
+ * The Nix Way Labs terminal wire protocol, version 1: one WebSocket is one
+ * terminal session. This module is shared by the browser and the server, so it
+ * imports nothing from Node.
+ *
+ *   binary, client → server   input bytes for the pty, as typed or pasted
+ *   binary, server → client   [u8 kind][u32 hi][u32 lo][payload]: kind 1 = output
+ *                             whose first byte sits at stream offset hi·2³²+lo;
+ *                             kind 2 = a repaint of the screen (not part of the
+ *                             stream; the stream goes on at the offset it names)
+ *   text, client → server     hello (first frame, once) | resize | ack | leave
+ *   text, server → client     welcome (answers hello) | exit | error
+ *
+ * Every byte a program writes has a place in the session's output stream.
+ * The client acks the offset xterm has processed; the server pauses the pty
+ * while more than a high watermark is unacknowledged. A client that
+ * reconnects says the offset it has: the server replays from there, or
+ * repaints the screen when that offset has left its replay buffer.
+ */
+import { z } from "zod";
+
+export const PROTOCOL_VERSION = 1;
+/** Offered as the WebSocket subprotocol so a mismatched peer fails at the handshake. */
+export const SUBPROTOCOL = "nix-way-labs.v1";
+
+export const FrameKind = { output: 1, repaint: 2 } as const;
+export const FRAME_HEADER_BYTES = 9;
+
+/** Close codes (4000–4999 are the application's). */
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  policy: 1008,
+  tooBig: 1009,
+  badFrame: 4400,
+  unauthorized: 4401,
+  notFound: 4404,
+  versionMismatch: 4409,
+  sessionEnded: 4410,
+  limitReached: 4429,
+  serverError: 4500,
+} as const;
+
+const size = z.number().int().min(2).max(1000);
+const offset = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+
+export const Hello = z.object({
+  type: z.literal("hello"),
+  version: z.literal(PROTOCOL_VERSION).describe("Protocol version the client speaks"),
+  lab: id.describe("Lab whose environment the shell runs in"),
+  environment: id.optional().describe("Lab environment to join (several terminals of one page share it)"),
+  session: id.optional().describe("Session to resume, from an earlier welcome"),
+  offset: offset.optional().describe("Output bytes the client already has of that session"),
+  cols: size,
+  rows: size,
+  token: z.string().max(512).optional().describe("Access token, when the server requires one"),
+});
+export const Resize = z.object({ type: z.literal("resize"), cols: size, rows: size });
+export const Ack = z.object({
+  type: z.literal("ack"),
+  offset: offset.describe("Output processed by the terminal, as a stream offset"),
+});
+/** The page is going away (closed or reloaded): keep the shell only briefly. */
+export const Leave = z.object({ type: z.literal("leave") });
+export const ClientMessage = z.discriminatedUnion("type", [Hello, Resize, Ack, Leave]);
+
+export const Welcome = z.object({
+  type: z.literal("welcome"),
+  version: z.literal(PROTOCOL_VERSION),
+  session: id.describe("Id to resume this session with"),
+  environment: id.describe("Id of the lab environment the session runs in"),
+  offset: offset.describe("Stream offset the next output frame starts at"),
+  replay: z.enum(["new", "exact", "repaint"]).describe("How the stream resumes: a new shell, a byte-exact replay, or a repaint"),
+});
+export const Exit = z.object({
+  type: z.literal("exit"),
+  code: z.number().int(),
+  signal: z.number().int().optional(),
+});
+export const ErrorCode = z.enum([
+  "bad-frame",
+  "not-hello",
+  "unknown-lab",
+  "unknown-session",
+  "input-overflow",
+  "limit-reached",
+  "unauthorized",
+  "environment-failed",
+  "server-error",
+]);
+export const ErrorMessage = z.object({
+  type: z.literal("error"),
+  code: ErrorCode,
+  message: z.string().describe("What went wrong, for a reader"),
+});
+export const ServerMessage = z.discriminatedUnion("type", [Welcome, Exit, ErrorMessage]);
+
+export type Hello = z.infer<typeof Hello>;
+export type Resize = z.infer<typeof Resize>;
+export type Ack = z.infer<typeof Ack>;
+export type Leave = z.infer<typeof Leave>;
+export type ClientMessage = z.infer<typeof ClientMessage>;
+export type Welcome = z.infer<typeof Welcome>;
+export type Exit = z.infer<typeof Exit>;
+export type ErrorCode = z.infer<typeof ErrorCode>;
+export type ErrorMessage = z.infer<typeof ErrorMessage>;
+export type ServerMessage = z.infer<typeof ServerMessage>;
+
+export type ParseResult<T> = { ok: true; message: T } | { ok: false; error: string };
+
+function parseText<T>(schema: z.ZodType<T>, text: string): ParseResult<T> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { ok: false, error: "control frame is not JSON" };
+  }
+  const result = schema.safeParse(value);
+  if (result.success) return { ok: true, message: result.data };
+  const issue = result.error.issues[0];
+  const where = issue?.path.length ? ` at ${issue.path.join(".")}` : "";
+  return { ok: false, error: `invalid control frame${where}: ${issue?.message ?? "unknown"}` };
+}
+
+export const parseClientMessage = (text: string) => parseText(ClientMessage, text);
+export const parseServerMessage = (text: string) => parseText(ServerMessage, text);
+
+export function encodeMessage(message: ClientMessage | ServerMessage): string {
+  return JSON.stringify(message);
+}
+
+/** Frames output or a repaint: header plus payload, in one buffer. */
+export function encodeFrame(kind: number, streamOffset: number, payload: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(FRAME_HEADER_BYTES + payload.byteLength);
+  const view = new DataView(frame.buffer);
+  view.setUint8(0, kind);
+  view.setUint32(1, Math.floor(streamOffset / 2 ** 32));
+  view.setUint32(5, streamOffset >>> 0);
+  frame.set(payload, FRAME_HEADER_BYTES);
+  return frame;
+}
+
+export type DecodedFrame = { kind: number; offset: number; payload: Uint8Array };
+
+export function decodeFrame(frame: Uint8Array): DecodedFrame | undefined {
+  if (frame.byteLength < FRAME_HEADER_BYTES) return undefined;
+  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  const kind = view.getUint8(0);
+  if (kind !== FrameKind.output && kind !== FrameKind.repaint) return undefined;
+  const offset = view.getUint32(1) * 2 ** 32 + view.getUint32(5);
+  return { kind, offset, payload: frame.subarray(FRAME_HEADER_BYTES) };
+}
+
+/** Flow-control defaults the client and server agree on (the server's are configurable). */
+export const FlowDefaults = {
+  /** The client acks after this many processed bytes (and when output goes idle). */
+  ackIntervalBytes: 32 * 1024,
+  /** Pause the pty above this many unacknowledged bytes... */
+  highWatermarkBytes: 512 * 1024,
+  /** ...and resume it below this many; kept above the ack interval so acks always arrive. */
+  lowWatermarkBytes: 128 * 1024,
+} as const;

@@ -1,0 +1,42 @@
+/** Starts a real lab server on a free loopback port for a test. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createLabServer, type LabServer, type LabServerParts } from "../app.ts";
+import { parseServerConfig, type ServerConfigInput } from "../config.ts";
+
+export async function startTestServer(
+  input: Partial<ServerConfigInput> = {},
+  parts: LabServerParts = {},
+): Promise<LabServer & { dataDir: string }> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "nwl-test-"));
+  const config = parseServerConfig({ host: "127.0.0.1", port: 0, dataDir, ...input });
+  const server = await createLabServer(config, parts);
+  return {
+    ...server,
+    url: server.url,
+    sessions: server.sessions,
+    dataDir,
+    async close() {
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function waitUntil(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -1,0 +1,293 @@
+/**
+ * Browser side of the terminal transport (protocol in server/protocol.ts):
+ * one TerminalConnection is one terminal session that survives dropped
+ * sockets. It resumes from the last byte received, acks what xterm has
+ * processed (flow control), and queues input typed while reconnecting.
+ * No DOM or xterm here: the UI hands in callbacks.
+ */
+import {
+  CloseCode,
+  FlowDefaults,
+  FrameKind,
+  SUBPROTOCOL,
+  PROTOCOL_VERSION,
+  decodeFrame,
+  encodeMessage,
+  parseServerMessage,
+  type ClientMessage,
+} from "../../server/protocol.ts";
+
+export type ConnectionStatus = "connecting" | "connected" | "reconnecting" | "closed";
+
+export interface WelcomeInfo {
+  session: string;
+  environment: string;
+  replay: "new" | "exact" | "repaint";
+}
+
+export interface TerminalConnectionOptions {
+  /** http(s) base URL of the lab server; the WebSocket is at /ws below it. */
+  serverUrl: string;
+  lab: string;
+  /** Terminal name on the page: session ids are kept per lab and name. */
+  name: string;
+  environment?: string;
+  cols: number;
+  rows: number;
+  token?: string;
+  /** Write to xterm and call processed() from term.write's callback. */
+  onOutput(data: Uint8Array, processed: () => void): void;
+  /** Screen state after a gap too large to replay: reset the terminal, then write it. */
+  onRepaint(data: Uint8Array): void;
+  onStatus(status: ConnectionStatus, detail?: string): void;
+  onWelcome(info: WelcomeInfo): void;
+  onExit(code: number): void;
+  onError(code: string, message: string): void;
+  /** Where session ids persist across reloads; sessionStorage by default. */
+  storage?: Pick<Storage, "getItem" | "setItem" | "removeItem">;
+}
+
+/** Input is sent in frames of at most this size, well under the server's maxPayload. */
+const INPUT_CHUNK_BYTES = 64 * 1024;
+/** Input typed while disconnected is kept up to this size, then the oldest goes. */
+const MAX_QUEUED_INPUT_BYTES = 1024 * 1024;
+const BACKOFF_MS = [200, 500, 1000, 2000, 4000, 8000];
+const FINAL_CLOSE_CODES = new Set<number>([
+  CloseCode.policy,
+  CloseCode.unauthorized,
+  CloseCode.versionMismatch,
+  CloseCode.sessionEnded,
+]);
+
+export function webSocketUrl(serverUrl: string): string {
+  const url = new URL(serverUrl);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  url.pathname = url.pathname.replace(/\/?$/, "/ws");
+  url.hash = "";
+  return url.toString();
+}
+
+export class TerminalConnection {
+  private readonly options: TerminalConnectionOptions;
+  private readonly storageKey: string;
+  private readonly encoder = new TextEncoder();
+  private socket: WebSocket | undefined;
+  private session: string | undefined;
+  private environment: string | undefined;
+  /** Stream offset of the next byte we expect: everything before it went to xterm. */
+  private received = 0;
+  private processed = 0;
+  private acked = 0;
+  private cols: number;
+  private rows: number;
+  private queuedInput: Uint8Array<ArrayBuffer>[] = [];
+  private queuedInputBytes = 0;
+  private attempt = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private finished = false;
+  private welcomed = false;
+
+  constructor(options: TerminalConnectionOptions) {
+    this.options = options;
+    this.cols = options.cols;
+    this.rows = options.rows;
+    this.environment = options.environment;
+    this.storageKey = `nwl:session:${options.lab}:${options.name}`;
+    this.session = this.storage()?.getItem(this.storageKey) ?? undefined;
+  }
+
+  connect(): void {
+    this.finished = false;
+    this.open(this.attempt === 0 ? "connecting" : "reconnecting");
+  }
+
+  /** A reader's explicit reconnect: skip the backoff wait. */
+  reconnect(): void {
+    clearTimeout(this.retryTimer);
+    this.socket?.close(CloseCode.normal);
+    this.detachSocket();
+    this.attempt = 0;
+    this.connect();
+  }
+
+  sendInput(data: string | Uint8Array): void {
+    // A copy on an ArrayBuffer of its own: WebSocket.send takes no shared memory.
+    const bytes = typeof data === "string" ? this.encoder.encode(data) : new Uint8Array(data);
+    for (let start = 0; start < bytes.byteLength; start += INPUT_CHUNK_BYTES) {
+      const chunk = bytes.subarray(start, start + INPUT_CHUNK_BYTES);
+      if (this.welcomed && this.socket?.readyState === WebSocket.OPEN) this.socket.send(chunk);
+      else this.queueInput(chunk);
+    }
+  }
+
+  resize(cols: number, rows: number): void {
+    if (cols === this.cols && rows === this.rows) return;
+    this.cols = cols;
+    this.rows = rows;
+    if (this.welcomed) this.send({ type: "resize", cols, rows });
+  }
+
+  /** Ends the session for good: the server kills the shell. */
+  close(): void {
+    this.finished = true;
+    clearTimeout(this.retryTimer);
+    this.storage()?.removeItem(this.storageKey);
+    this.socket?.close(CloseCode.normal, "closed by reader");
+    this.detachSocket();
+    this.options.onStatus("closed", "closed");
+  }
+
+  private open(status: ConnectionStatus): void {
+    this.options.onStatus(status);
+    this.welcomed = false;
+    let socket: WebSocket;
+    try {
+      socket = new WebSocket(webSocketUrl(this.options.serverUrl), SUBPROTOCOL);
+    } catch (error) {
+      this.scheduleRetry(String(error));
+      return;
+    }
+    socket.binaryType = "arraybuffer";
+    this.socket = socket;
+    socket.onopen = () => {
+      this.send({
+        type: "hello",
+        version: PROTOCOL_VERSION,
+        lab: this.options.lab,
+        environment: this.environment,
+        session: this.session,
+        offset: this.session ? this.received : undefined,
+        cols: this.cols,
+        rows: this.rows,
+        token: this.options.token,
+      });
+    };
+    socket.onmessage = (event) => this.receive(event.data);
+    socket.onclose = (event) => {
+      if (socket !== this.socket) return;
+      this.detachSocket();
+      this.closed(event.code, event.reason);
+    };
+  }
+
+  private receive(data: unknown): void {
+    if (typeof data === "string") {
+      const parsed = parseServerMessage(data);
+      if (!parsed.ok) {
+        this.options.onError("bad-frame", parsed.error);
+        return;
+      }
+      const message = parsed.message;
+      if (message.type === "welcome") this.welcome(message.session, message.environment, message.offset, message.replay);
+      else if (message.type === "exit") {
+        this.finished = true;
+        this.storage()?.removeItem(this.storageKey);
+        this.options.onExit(message.code);
+      } else this.options.onError(message.code, message.message);
+      return;
+    }
+    if (!(data instanceof ArrayBuffer)) return;
+    const frame = decodeFrame(new Uint8Array(data));
+    if (!frame) {
+      this.options.onError("bad-frame", "unknown binary frame from server");
+      return;
+    }
+    if (frame.kind === FrameKind.repaint) {
+      this.received = this.processed = this.acked = frame.offset;
+      this.options.onRepaint(frame.payload);
+      return;
+    }
+    // Replay may overlap what we already have: keep only the new bytes.
+    const skip = this.received - frame.offset;
+    if (skip >= frame.payload.byteLength) return;
+    const payload = skip > 0 ? frame.payload.subarray(skip) : frame.payload;
+    const end = frame.offset + frame.payload.byteLength;
+    this.received = end;
+    this.options.onOutput(payload, () => this.markProcessed(end));
+  }
+
+  private welcome(session: string, environment: string, offset: number, replay: WelcomeInfo["replay"]): void {
+    if (replay === "new") this.received = this.processed = this.acked = offset;
+    this.session = session;
+    this.environment = environment;
+    this.storage()?.setItem(this.storageKey, session);
+    this.welcomed = true;
+    this.attempt = 0;
+    this.options.onWelcome({ session, environment, replay });
+    this.options.onStatus("connected");
+    this.flushQueuedInput();
+  }
+
+  private markProcessed(end: number): void {
+    this.processed = Math.max(this.processed, end);
+    if (this.processed - this.acked >= FlowDefaults.ackIntervalBytes && this.welcomed) {
+      this.acked = this.processed;
+      this.send({ type: "ack", offset: this.acked });
+    }
+  }
+
+  private closed(code: number, reason: string): void {
+    if (this.finished) {
+      this.options.onStatus("closed", reason || "session ended");
+      return;
+    }
+    if (code === CloseCode.notFound && this.session) {
+      // The server no longer has our shell (it restarted, or the grace period ran out).
+      this.session = undefined;
+      this.storage()?.removeItem(this.storageKey);
+      this.options.onError("unknown-session", reason || "the previous shell has ended; starting a new one");
+      this.attempt = 0;
+      this.open("connecting");
+      return;
+    }
+    if (FINAL_CLOSE_CODES.has(code)) {
+      this.finished = true;
+      this.options.onStatus("closed", reason || `closed (${code})`);
+      return;
+    }
+    this.scheduleRetry(reason || (code === 1006 ? "connection lost" : `closed (${code})`));
+  }
+
+  private scheduleRetry(detail: string): void {
+    const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)] ?? 8000;
+    this.attempt += 1;
+    this.options.onStatus("reconnecting", detail);
+    const delay = base / 2 + Math.random() * base / 2;
+    this.retryTimer = setTimeout(() => this.open("reconnecting"), delay);
+  }
+
+  private queueInput(chunk: Uint8Array<ArrayBuffer>): void {
+    this.queuedInput.push(chunk.slice());
+    this.queuedInputBytes += chunk.byteLength;
+    while (this.queuedInputBytes > MAX_QUEUED_INPUT_BYTES && this.queuedInput.length > 1) {
+      this.queuedInputBytes -= this.queuedInput.shift()!.byteLength;
+    }
+  }
+
+  private flushQueuedInput(): void {
+    const queued = this.queuedInput;
+    this.queuedInput = [];
+    this.queuedInputBytes = 0;
+    for (const chunk of queued) this.socket?.send(chunk);
+  }
+
+  private send(message: ClientMessage): void {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(encodeMessage(message));
+  }
+
+  private detachSocket(): void {
+    if (!this.socket) return;
+    this.socket.onopen = this.socket.onmessage = this.socket.onclose = null;
+    this.socket = undefined;
+    this.welcomed = false;
+  }
+
+  private storage() {
+    if (this.options.storage) return this.options.storage;
+    try {
+      return globalThis.sessionStorage;
+    } catch {
+      return undefined;
+    }
+  }
+}
