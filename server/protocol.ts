@@ -30,6 +30,8 @@ export const FRAME_HEADER_BYTES = 9;
 export const CloseCode = {
   normal: 1000,
   goingAway: 1001,
+  /** Another connection attached to the session (the newest tab wins). */
+  replaced: 4000,
   policy: 1008,
   tooBig: 1009,
   badFrame: 4400,

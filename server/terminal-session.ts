@@ -17,6 +17,8 @@ export interface SessionClient {
   output(offset: number, data: Buffer): void;
   repaint(offset: number, data: Buffer): void;
   exit(code: number, signal: number | undefined): void;
+  /** Another client took the session over. */
+  replaced(): void;
 }
 
 export interface AttachResult {
@@ -107,7 +109,9 @@ export class TerminalSession {
    */
   async attach(client: SessionClient, offset: number | undefined, announce: (result: AttachResult) => void): Promise<void> {
     const generation = ++this.attachGeneration;
+    const previous = this.client;
     this.client = undefined;
+    if (previous && previous !== client) previous.replaced();
     clearTimeout(this.graceTimer);
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;

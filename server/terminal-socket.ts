@@ -46,6 +46,10 @@ export function handleTerminalSocket(socket: WebSocket, sessions: LabSessions, l
       send({ type: "exit", code, signal });
       socket.close(CloseCode.sessionEnded, `shell exited with code ${code}`);
     },
+    replaced: () => {
+      session = undefined;
+      socket.close(CloseCode.replaced, "this terminal was opened in another tab");
+    },
   };
 
   const helloTimer = setTimeout(() => {

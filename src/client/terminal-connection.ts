@@ -53,6 +53,7 @@ const INPUT_CHUNK_BYTES = 64 * 1024;
 const MAX_QUEUED_INPUT_BYTES = 1024 * 1024;
 const BACKOFF_MS = [200, 500, 1000, 2000, 4000, 8000];
 const FINAL_CLOSE_CODES = new Set<number>([
+  CloseCode.replaced,
   CloseCode.policy,
   CloseCode.unauthorized,
   CloseCode.versionMismatch,
