@@ -39,7 +39,14 @@ export const ServerConfigSchema = z.object({
   siteDir: z.string().optional().describe("Built static site to serve on the same origin (dist/); none to serve only the API"),
   dataDir: z.string().default(".lab-data").describe("Where environments, images and the embedded services keep their state"),
   labsDir: z.string().default("labs").describe("Lab definitions"),
-  driver: z.enum(["host", "host-namespaces"]).default("host").describe("Session driver: how a lab environment is made"),
+  driver: z
+    .enum(["host", "host-namespaces"])
+    .default("host-namespaces")
+    .describe("Session driver: host-namespaces gives each reader private mounts, network and containerd namespace; host runs shells on the host itself"),
+  containerd: z
+    .enum(["auto", "embedded", "system"])
+    .default("auto")
+    .describe("Which containerd the labs use: the system's when its socket answers (auto), or one the server starts and supervises (embedded)"),
   shell: z.string().default("/bin/bash").describe("Login shell started in each terminal"),
   limits: LimitsSchema.prefault({}),
 });

@@ -7,14 +7,22 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { createLabServer } from "./app.ts";
-import { parseServerConfig, type ServerConfigInput } from "./config.ts";
+import { checkpointRunner } from "./checkpoints.ts";
+import { parseServerConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
+import type { SessionDriver } from "./drivers/driver.ts";
+import { HostDriver } from "./drivers/host.ts";
+import { NamespacesDriver } from "./drivers/namespaces.ts";
+import { labApiRoutes } from "./lab-api.ts";
+import { loadLabs, type LabCatalog } from "./labs.ts";
 
 const USAGE = `usage: node server/main.ts [options]
   --host ADDR        address to listen on (NWL_HOST; default 127.0.0.1)
   --port N           port (NWL_PORT or PORT; default 4321; 0 = any free port)
   --site DIR         built site to serve (NWL_SITE; default dist/ when it exists)
   --data-dir DIR     state of environments and services (NWL_DATA_DIR; default .lab-data)
-  --driver KIND      host | host-namespaces (NWL_DRIVER)
+  --driver KIND      host-namespaces | host (NWL_DRIVER; default host-namespaces)
+  --containerd MODE  auto | embedded | system (NWL_CONTAINERD; default auto)
+  --labs DIR         lab definitions (NWL_LABS_DIR; default labs)
   --grace-ms N       how long a dropped session is kept (NWL_GRACE_MS; default 600000)
   --help`;
 
@@ -26,6 +34,8 @@ function main(): void {
       site: { type: "string" },
       "data-dir": { type: "string" },
       driver: { type: "string" },
+      containerd: { type: "string" },
+      labs: { type: "string" },
       "grace-ms": { type: "string" },
       help: { type: "boolean" },
     },
@@ -44,10 +54,13 @@ function main(): void {
     siteDir: siteDir ? path.resolve(siteDir) : undefined,
     dataDir: values["data-dir"] ?? env.NWL_DATA_DIR,
     driver: (values.driver ?? env.NWL_DRIVER) as ServerConfigInput["driver"],
+    containerd: (values.containerd ?? env.NWL_CONTAINERD) as ServerConfigInput["containerd"],
+    labsDir: values.labs ?? env.NWL_LABS_DIR,
     limits: graceMs === undefined ? {} : { graceMs },
   };
   const config = parseServerConfig(input);
-  createLabServer(config).then(
+  const labs = loadLabs(config.labsDir);
+  createLabServer(config, { driver: makeDriver(config, labs), labs: [...labs.keys()], routes: labApiRoutes(checkpointRunner(labs)) }).then(
     (server) => {
       console.log(`Nix Way Labs is serving ${config.siteDir ? "the site and " : ""}the lab server (driver: ${config.driver}). Open:`);
       console.log(server.url);
@@ -63,6 +76,12 @@ function main(): void {
       process.exit(1);
     },
   );
+}
+
+function makeDriver(config: ServerConfig, labs: LabCatalog): SessionDriver {
+  const common = { dataDir: config.dataDir, shell: config.shell, maxScriptOutputBytes: config.limits.maxCheckOutputBytes };
+  if (config.driver === "host") return new HostDriver(common);
+  return new NamespacesDriver({ ...common, labs, containerd: config.containerd });
 }
 
 try {

@@ -1,0 +1,1 @@
+ctr version | tee containerd-version.txt

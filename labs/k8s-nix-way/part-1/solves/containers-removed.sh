@@ -1,0 +1,2 @@
+ctr container rm $(ctr container ls --quiet)
+ctr container ls

@@ -1,0 +1,1 @@
+ctr image pull docker.io/library/alpine:latest

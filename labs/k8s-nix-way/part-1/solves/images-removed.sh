@@ -1,0 +1,2 @@
+ctr images rm $(ctr images ls -q)
+ctr images ls

@@ -1,0 +1,2 @@
+ctr task kill -s SIGKILL test
+ctr task ls

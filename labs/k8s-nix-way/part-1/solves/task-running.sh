@@ -1,0 +1,2 @@
+ctr task start -d test
+ctr task ls

@@ -1,0 +1,155 @@
+/**
+ * The host-namespaces driver against the real thing: an embedded containerd,
+ * the local registry, mount and network namespaces. Needs root and the
+ * Debian packages; a missing one fails prepare() with what to install.
+ */
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listContainerdNamespaces } from "../environment/containerd-namespace.ts";
+import { loadLabs } from "../labs.ts";
+import { environmentLeftovers, NamespacesDriver, type NamespacesEnvironment } from "./namespaces.ts";
+
+const LAB = "k8s-nix-way-part-1";
+const LOOPBACK = `{"cniVersion":"1.0.0","name":"lo","plugins":[{"type":"loopback"}]}`;
+const RUN_CNI = "ctr run --cni --rm docker.io/library/busybox:latest probe-$$ ip addr show lo";
+
+const driver = new NamespacesDriver({ dataDir: path.resolve(".lab-data/vitest"), labs: loadLabs("labs"), maxScriptOutputBytes: 4096 });
+
+async function run(environment: NamespacesEnvironment, script: string, timeoutMs = 20_000) {
+  return environment.runScript(script, { timeoutMs });
+}
+
+async function leftovers(environment: NamespacesEnvironment) {
+  return environmentLeftovers(environment, driver.containerdAddress!, listContainerdNamespaces);
+}
+
+beforeAll(async () => {
+  await driver.prepare([LAB]);
+});
+
+afterAll(async () => {
+  await driver.close();
+});
+
+describe("host-namespaces driver", () => {
+  it("gives a shell command that enters the environment as a login shell", async () => {
+    const environment = (await driver.createEnvironment(LAB)) as NamespacesEnvironment;
+    try {
+      const shell = environment.shellCommand();
+      expect(shell.file).toBe("nsenter");
+      expect(shell.args).toEqual(["--target", String(environment.holderPid), "--mount", "--net", `--wd=${environment.home}`, "--", "/bin/bash", "-l"]);
+      expect(shell.env).toMatchObject({ CONTAINERD_NAMESPACE: environment.namespace, CONTAINERD_ADDRESS: driver.containerdAddress, HOME: environment.home });
+      expect(shell.cwd).toBe(environment.home);
+      const result = await run(environment, "pwd; echo $CONTAINERD_NAMESPACE; ls -A /etc/cni/net.d | wc -l; grep registry-1.docker.io /etc/hosts");
+      expect(result.exitCode).toBe(0);
+      expect(result.output.split("\n")).toEqual([environment.home, environment.namespace, "0", "127.0.0.2\tregistry-1.docker.io", ""]);
+    } finally {
+      await environment.dispose();
+    }
+  });
+
+  it("pulls docker.io images offline through the environment's registry, without touching the host", async () => {
+    const environment = (await driver.createEnvironment(LAB)) as NamespacesEnvironment;
+    const hostHosts = readFileSync("/etc/hosts", "utf8");
+    try {
+      const pull = await run(environment, "ctr image pull docker.io/library/busybox:latest && ctr images ls -q");
+      expect(pull.exitCode, pull.output).toBe(0);
+      expect(pull.output).toContain("docker.io/library/busybox:latest");
+      expect(readFileSync("/etc/hosts", "utf8")).toBe(hostHosts);
+      expect(hostHosts).not.toContain("registry-1.docker.io");
+    } finally {
+      await environment.dispose();
+    }
+  });
+
+  it("keeps two concurrent environments apart: one fixes CNI, the other still fails", async () => {
+    const [a, b] = (await Promise.all([driver.createEnvironment(LAB), driver.createEnvironment(LAB)])) as NamespacesEnvironment[];
+    try {
+      expect(a!.namespace).not.toBe(b!.namespace);
+      expect(a!.namespaces.net).not.toBe(b!.namespaces.net);
+      const pulls = await Promise.all([a!, b!].map((environment) => run(environment, "ctr image pull docker.io/library/busybox:latest")));
+      for (const pull of pulls) expect(pull.exitCode, pull.output).toBe(0);
+
+      const fix = await run(a!, `echo '${LOOPBACK}' > /etc/cni/net.d/10-loopback.conflist && ${RUN_CNI}`);
+      expect(fix.exitCode, fix.output).toBe(0);
+      expect(fix.output).toContain("inet 127.0.0.1");
+
+      const other = await run(b!, `ls -A /etc/cni/net.d | wc -l; ${RUN_CNI}`);
+      expect(other.exitCode).not.toBe(0);
+      expect(other.output).toMatch(/^0\n/);
+      expect(other.output).toContain("no network config found in /etc/cni/net.d: cni plugin not initialized");
+
+      // Each environment's containerd namespace holds only its own objects.
+      await run(a!, "ctr container create docker.io/library/busybox:latest only-in-a true");
+      expect((await run(b!, "ctr container ls -q")).output.trim()).toBe("");
+      // Each has its own loopback network: both can run etcd on [::1]:2379, as the series does.
+      const etcd = "etcd --data-dir etcd-data --listen-client-urls 'http://[::1]:2379' --advertise-client-urls 'http://[::1]:2379' > etcd.log 2>&1 &\n" +
+        "until etcdctl --endpoints 'http://[::1]:2379' endpoint health 2>/dev/null; do sleep 0.1; done; etcdctl --endpoints 'http://[::1]:2379' put owner $NWL_ENVIRONMENT >/dev/null";
+      const started = await Promise.all([a!, b!].map((environment) => run(environment, etcd)));
+      for (const result of started) expect(result.exitCode, result.output).toBe(0);
+      const owners = await Promise.all([a!, b!].map((environment) => run(environment, "etcdctl --endpoints 'http://[::1]:2379' get owner --print-value-only")));
+      expect(owners.map((owner) => owner.output.trim())).toEqual([a!.id, b!.id]);
+      // Files: a's edit of /etc/hosts is not b's.
+      await run(a!, "echo '10.0.0.1 only-a' >> /etc/hosts");
+      expect((await run(b!, "grep -c only-a /etc/hosts")).output.trim()).toBe("0");
+    } finally {
+      await Promise.all([a!.dispose(), b!.dispose()]);
+    }
+    expect(await leftovers(a!)).toEqual([]);
+    expect(await leftovers(b!)).toEqual([]);
+  });
+
+  it("kills a script at its timeout and bounds its output", async () => {
+    const environment = (await driver.createEnvironment(LAB)) as NamespacesEnvironment;
+    try {
+      const slow = await run(environment, "echo started; sleep 30", 500);
+      expect(slow.timedOut).toBe(true);
+      expect(slow.exitCode).toBe(124);
+      expect(slow.output).toContain("started");
+      expect(slow.durationMs).toBeLessThan(5000);
+      const loud = await run(environment, "head -c 100000 /dev/zero | tr '\\0' x");
+      expect(loud.output.length).toBeLessThan(4200);
+      expect(loud.output).toContain("[output truncated]");
+    } finally {
+      await environment.dispose();
+    }
+  });
+
+  it("disposes of everything: running tasks, containers, images, processes, mounts, files", async () => {
+    const environment = (await driver.createEnvironment(LAB)) as NamespacesEnvironment;
+    const setup = await run(
+      environment,
+      [
+        "ctr image pull docker.io/library/busybox:latest >/dev/null",
+        "ctr run -d docker.io/library/busybox:latest running sleep 2000",
+        "ctr container create docker.io/library/busybox:latest idle sleep 1",
+        // Fails at the CNI step, leaving a container behind, as a reader's attempt would.
+        "ctr run --cni docker.io/library/busybox:latest stuck true 2>/dev/null",
+        "setsid sleep 1000 < /dev/null > /dev/null 2>&1 &",
+        "ctr task ls",
+      ].join("\n"),
+    );
+    expect(setup.output).toMatch(/running\s+\d+\s+RUNNING/);
+    const namespaces = await listContainerdNamespaces(driver.containerdAddress!);
+    expect(namespaces).toContain(environment.namespace);
+    await environment.dispose();
+    expect(await leftovers(environment)).toEqual([]);
+    const result = await environment.runScript("true", { timeoutMs: 1000 });
+    expect(result.output).toContain("has ended");
+    expect(() => environment.shellCommand()).toThrow(/has ended/);
+  });
+
+  it("refuses a lab whose requirements the host lacks, naming what to install", async () => {
+    const labs = new Map(loadLabs("labs"));
+    const part1 = labs.get(LAB)!;
+    const needy = {
+      ...part1,
+      definition: { ...part1.definition, id: "needs-kubelet", requires: { ...part1.definition.requires, commands: [{ name: "kubelet", install: "only on the NixOS lab VM" }] } },
+    };
+    labs.set("needs-kubelet", needy);
+    const other = new NamespacesDriver({ dataDir: path.resolve(".lab-data/vitest-unused"), labs });
+    await expect(other.prepare(["needs-kubelet"])).rejects.toThrow("lab needs-kubelet: `kubelet` not found (only on the NixOS lab VM)");
+    await expect(other.prepare(["no-such-lab"])).rejects.toThrow('unknown lab "no-such-lab"');
+  });
+});

@@ -1,0 +1,342 @@
+/**
+ * The host-namespaces driver: each lab environment is a long-lived holder
+ * process in a private mount namespace and its own network namespace, which
+ * every shell and check script enters with nsenter. Inside, the reader has:
+ *
+ *   - a containerd namespace of its own (CONTAINERD_NAMESPACE, CONTAINERD_ADDRESS);
+ *   - a home/working directory of its own;
+ *   - its own /etc/cni/net.d (empty at start), /etc/hosts (registry-1.docker.io
+ *     → the local registry, localhost on ::1 too) and CA bundle (+ the lab CA),
+ *     as bind mounts no other environment sees;
+ *   - its own loopback network, so two readers can both run etcd on [::1]:2379,
+ *     with a read-only registry on 127.0.0.2:443 serving the shared image storage.
+ *
+ * No PID namespace: the CNI plugins `ctr run --cni` calls open
+ * /proc/<their pid>/task/<tid>/ns/net and the task's /proc/<host pid>/ns/net,
+ * which cannot both resolve in one /proc. The environment's processes are
+ * instead found by namespace membership and killed on dispose.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { findLab, loadLabs, readLabScript, type LabCatalog } from "../labs.ts";
+import type { ContainerdMode } from "../environment/containerd.ts";
+import { ENVIRONMENT_NAMESPACE_PREFIX, removeContainerdNamespace } from "../environment/containerd-namespace.ts";
+import { LAB_IMAGES } from "../environment/images.ts";
+import { isRunning, killNamespaceProcesses, namespaceIds, processesInNamespaces, type NamespaceIds } from "../environment/namespace-processes.ts";
+import { MissingPrerequisitesError, missingCniPlugins, missingCommands } from "../environment/prerequisites.ts";
+import { registryConfig, sessionHostsFile, WAIT_FOR_REGISTRY_BASH } from "../environment/registry.ts";
+import { CNI_CONFIG_DIR, provisionSharedInfra, type SharedInfra } from "../environment/shared-infra.ts";
+import { SYSTEM_CA_BUNDLE } from "../environment/pki.ts";
+import type { LabEnvironment, ScriptResult, SessionDriver, ShellCommand } from "./driver.ts";
+import { runBash, shellEnvironment } from "./host.ts";
+
+export interface NamespacesDriverOptions {
+  /** Lab data dir (e.g. ".lab-data"): containerd state, images, registry, environments. */
+  dataDir: string;
+  /** Login shell started in each terminal (run with -l). */
+  shell?: string;
+  /** Output of a script kept (stdout and stderr interleaved). */
+  maxScriptOutputBytes?: number;
+  /** "auto" (default): the system containerd at /run/containerd/containerd.sock when it answers, else an embedded one. */
+  containerd?: ContainerdMode;
+  /** Lab definitions, for each lab's requirements and environment settings; loaded from labsDir when omitted. */
+  labs?: LabCatalog;
+  labsDir?: string;
+}
+
+/** What a new environment's holder runs: set up the mounts and the registry, then hold the namespaces. */
+const HOLDER_SCRIPT = `set -eu
+dir=$1
+ip link set lo up
+mount --bind "$dir/hosts" /etc/hosts
+mount --bind "$dir/ca-bundle.crt" ${SYSTEM_CA_BUNDLE}
+mount --bind "$dir/cni" ${CNI_CONFIG_DIR}
+# Kept alive for the environment's lifetime; a crash is retried a second later.
+(while :; do docker-registry serve "$dir/registry.yml" >> "$dir/registry.log" 2>&1 || true; sleep 1; done) </dev/null >/dev/null 2>&1 &
+${WAIT_FOR_REGISTRY_BASH}
+echo ready
+exec sleep infinity
+`;
+
+const ENVIRONMENTS_DIR = "ns-environments";
+
+/** Saved beside each environment so a later lab server can clean up after a crashed one. */
+interface EnvironmentRecord {
+  id: string;
+  lab: string;
+  namespace: string;
+  holderPid: number;
+  namespaces: NamespaceIds;
+}
+
+function newEnvironmentId(): string {
+  // Hex: valid both as a protocol id and inside a containerd namespace name.
+  return randomBytes(8).toString("hex");
+}
+
+function startHolder(dir: string): Promise<{ pid: number; namespaces: NamespaceIds }> {
+  return new Promise((resolve, reject) => {
+    const log = openSync(path.join(dir, "holder.log"), "a");
+    const holder = spawn("unshare", ["--mount", "--propagation", "private", "--net", "bash", "-c", HOLDER_SCRIPT, "holder", dir], {
+      // Own process group: the lab server's Ctrl-C must not take environments down before dispose.
+      detached: true,
+      stdio: ["ignore", "pipe", log],
+    });
+    closeSync(log);
+    const fail = (message: string) => {
+      holder.kill("SIGKILL");
+      let detail = "";
+      try {
+        detail = readFileSync(path.join(dir, "holder.log"), "utf8").trim().split("\n").slice(-5).join("\n");
+      } catch {
+        // no log
+      }
+      reject(new Error(`environment holder ${message}${detail ? `:\n${detail}` : ""}`));
+    };
+    const timer = setTimeout(() => fail("was not ready within 15 s"), 15_000);
+    let output = "";
+    holder.stdout!.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!output.includes("ready\n")) return;
+      clearTimeout(timer);
+      holder.stdout!.destroy();
+      const namespaces = namespaceIds(holder.pid!);
+      const host = namespaceIds(process.pid);
+      if (!namespaces || !host || namespaces.mnt === host.mnt || namespaces.net === host.net) {
+        fail("is not in namespaces of its own");
+        return;
+      }
+      resolve({ pid: holder.pid!, namespaces });
+    });
+    holder.once("exit", (code) => {
+      clearTimeout(timer);
+      if (!output.includes("ready\n")) fail(`exited (code ${code}) before it was ready`);
+    });
+    holder.once("error", (error) => fail(`could not start: ${error.message}`));
+  });
+}
+
+export class NamespacesDriver implements SessionDriver {
+  readonly kind = "host-namespaces";
+  private readonly options: NamespacesDriverOptions;
+  private readonly dataDir: string;
+  private readonly environments = new Set<LabEnvironment>();
+  private labs: LabCatalog | undefined;
+  private infra: SharedInfra | undefined;
+  private preparing: Promise<void> | undefined;
+
+  constructor(options: NamespacesDriverOptions) {
+    this.options = options;
+    this.dataDir = path.resolve(options.dataDir);
+    this.labs = options.labs;
+  }
+
+  /** Provisioning timings of the shared infrastructure (ms per step), once prepared. */
+  get timings(): Readonly<Record<string, number>> {
+    return this.infra?.timings ?? {};
+  }
+
+  get containerdAddress(): string | undefined {
+    return this.infra?.containerd.address;
+  }
+
+  private catalog(): LabCatalog {
+    this.labs ??= loadLabs(this.options.labsDir ?? "labs");
+    return this.labs;
+  }
+
+  /** Checks what the given labs require, then brings up containerd, images and registry (once). */
+  async prepare(labs: readonly string[]): Promise<void> {
+    const missing: string[] = [];
+    for (const id of labs) {
+      const lab = findLab(this.catalog(), id);
+      if (!lab) {
+        missing.push(`unknown lab "${id}"`);
+        continue;
+      }
+      const requires = lab.definition.requires;
+      const commands = requires.commands.map((command) => (typeof command === "string" ? { name: command } : command));
+      const unserved = requires.images.filter((image) => !(LAB_IMAGES as readonly string[]).includes(image));
+      missing.push(
+        ...[...missingCommands(commands), ...missingCniPlugins(requires.cniPlugins)].map((line) => `lab ${id}: ${line}`),
+        ...unserved.map((image) => `lab ${id}: image ${image} is not served by the local registry (it serves ${LAB_IMAGES.join(", ")})`),
+      );
+    }
+    if (missing.length) throw new MissingPrerequisitesError("the requested labs", missing);
+    this.preparing ??= (async () => {
+      mkdirSync(path.join(this.dataDir, ENVIRONMENTS_DIR), { recursive: true });
+      this.claimDataDir();
+      this.infra = await provisionSharedInfra({ dataDir: this.dataDir, containerd: this.options.containerd ?? "auto" });
+      await this.removeStaleEnvironments();
+    })();
+    try {
+      await this.preparing;
+    } catch (error) {
+      this.preparing = undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * One driver per data dir: a second one would take the first one's
+   * environments for stale ones and remove them.
+   */
+  private claimDataDir(): void {
+    const lock = path.join(this.dataDir, "ns-driver.pid");
+    let owner: number | undefined;
+    try {
+      owner = Number(readFileSync(lock, "utf8"));
+    } catch {
+      // unclaimed
+    }
+    const ownerIsNode = () => readFileSync(`/proc/${owner}/cmdline`, "utf8").includes("node");
+    if (owner && owner !== process.pid && isRunning(owner) && ownerIsNode()) {
+      throw new Error(`lab data dir ${this.dataDir} is in use by another lab server (pid ${owner}); give this one its own data dir`);
+    }
+    writeFileSync(lock, String(process.pid));
+  }
+
+  /** Environments of an earlier lab server that did not shut down cleanly. */
+  private async removeStaleEnvironments(): Promise<void> {
+    const root = path.join(this.dataDir, ENVIRONMENTS_DIR);
+    for (const id of readdirSync(root)) {
+      const dir = path.join(root, id);
+      let record: EnvironmentRecord | undefined;
+      try {
+        record = JSON.parse(readFileSync(path.join(dir, "environment.json"), "utf8")) as EnvironmentRecord;
+      } catch {
+        // never finished starting: only files to remove
+      }
+      if (record) {
+        await killNamespaceProcesses(record.namespaces);
+        await removeContainerdNamespace(this.infra!.containerd.address, record.namespace);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  async createEnvironment(lab: string): Promise<LabEnvironment> {
+    if (!this.infra) throw new Error("host-namespaces driver: createEnvironment() before prepare()");
+    const loaded = findLab(this.catalog(), lab);
+    if (!loaded) throw new Error(`unknown lab "${lab}"`);
+    const infra = this.infra;
+    const started = performance.now();
+    const id = newEnvironmentId();
+    const namespace = `${ENVIRONMENT_NAMESPACE_PREFIX}${id}`;
+    const dir = path.join(this.dataDir, ENVIRONMENTS_DIR, id);
+    const home = path.join(dir, "home");
+    mkdirSync(home, { recursive: true });
+    mkdirSync(path.join(dir, "cni"));
+    // Copies, not the shared files: a reader may edit /etc/hosts without touching anyone else's.
+    writeFileSync(path.join(dir, "hosts"), sessionHostsFile());
+    copyFileSync(infra.pki.caBundle, path.join(dir, "ca-bundle.crt"));
+    writeFileSync(path.join(dir, "registry.yml"), registryConfig({ storageDir: infra.registryStorage, pki: infra.pki, readonly: true }));
+
+    let holder: { pid: number; namespaces: NamespaceIds };
+    try {
+      holder = await startHolder(dir);
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+    const record: EnvironmentRecord = { id, lab, namespace, holderPid: holder.pid, namespaces: holder.namespaces };
+    writeFileSync(path.join(dir, "environment.json"), JSON.stringify(record));
+
+    const env = shellEnvironment({
+      CONTAINERD_ADDRESS: infra.containerd.address,
+      CONTAINERD_NAMESPACE: namespace,
+      HOME: home,
+      HISTFILE: path.join(home, ".bash_history"),
+      ETCDCTL_API: "3",
+      NWL_LAB: lab,
+      NWL_ENVIRONMENT: id,
+      // No journald here: where `journalctl -u containerd` would look, for the logs step.
+      ...(infra.containerd.logFile ? { NWL_CONTAINERD_LOG: infra.containerd.logFile } : {}),
+    });
+    const enter = ["nsenter", "--target", String(holder.pid), "--mount", "--net", `--wd=${home}`, "--"];
+    const shell = this.options.shell ?? "/bin/bash";
+    const maxOutputBytes = this.options.maxScriptOutputBytes ?? 64 * 1024;
+    const environments = this.environments;
+    const alive = () => isRunning(holder.pid) && namespaceIds(holder.pid)?.mnt === holder.namespaces.mnt;
+    let disposing: Promise<void> | undefined;
+
+    const environment: NamespacesEnvironment = {
+      id,
+      lab,
+      namespace,
+      home,
+      holderPid: holder.pid,
+      namespaces: holder.namespaces,
+      startMs: 0,
+      shellCommand: (): ShellCommand => {
+        if (!alive()) throw new Error(`environment ${id} has ended (its holder process is gone)`);
+        return { file: enter[0]!, args: [...enter.slice(1), shell, "-l"], env, cwd: home };
+      },
+      runScript: async (script, { timeoutMs }): Promise<ScriptResult> => {
+        if (!alive()) return { exitCode: 125, output: `environment ${id} has ended`, timedOut: false, durationMs: 0 };
+        return runBash(script, { cwd: home, env, timeoutMs, maxOutputBytes, wrap: enter });
+      },
+      dispose: () => {
+        disposing ??= (async () => {
+          environments.delete(environment);
+          // Processes first, so nothing recreates containers while they are removed.
+          const survivors = await killNamespaceProcesses(holder.namespaces);
+          await removeContainerdNamespace(infra.containerd.address, namespace);
+          if (survivors.length) throw new Error(`environment ${id}: processes ${survivors.join(", ")} survived SIGKILL`);
+          rmSync(dir, { recursive: true, force: true });
+        })();
+        return disposing;
+      },
+    };
+    environments.add(environment);
+    try {
+      if (loaded.definition.environment.setup) {
+        const result = await environment.runScript(readLabScript(loaded, loaded.definition.environment.setup), { timeoutMs: 60_000 });
+        if (result.exitCode !== 0) throw new Error(`lab ${lab}: environment setup failed (exit ${result.exitCode}):\n${result.output}`);
+      }
+    } catch (error) {
+      await environment.dispose();
+      throw error;
+    }
+    environment.startMs = Math.round(performance.now() - started);
+    return environment;
+  }
+
+  async close(): Promise<void> {
+    const results = await Promise.allSettled([...this.environments].map((environment) => environment.dispose()));
+    await this.infra?.close();
+    if (this.infra) rmSync(path.join(this.dataDir, "ns-driver.pid"), { force: true });
+    this.infra = undefined;
+    this.preparing = undefined;
+    const failed = results.filter((result) => result.status === "rejected");
+    if (failed.length) throw new Error(failed.map((result) => String((result as PromiseRejectedResult).reason)).join("\n"));
+  }
+}
+
+/** A LabEnvironment with what tests and diagnostics need to look inside. */
+export interface NamespacesEnvironment extends LabEnvironment {
+  readonly namespace: string;
+  readonly home: string;
+  readonly holderPid: number;
+  readonly namespaces: NamespaceIds;
+  /** How long createEnvironment took, in ms. */
+  startMs: number;
+}
+
+/** What is left of a disposed environment on the host: empty when it is gone for good. */
+export async function environmentLeftovers(
+  environment: NamespacesEnvironment,
+  containerdAddress: string,
+  listNamespaces: (address: string) => Promise<string[]>,
+): Promise<string[]> {
+  const leftovers: string[] = [];
+  if ((await listNamespaces(containerdAddress)).includes(environment.namespace)) leftovers.push(`containerd namespace ${environment.namespace}`);
+  const pids = processesInNamespaces(environment.namespaces);
+  if (pids.length) leftovers.push(`processes ${pids.join(", ")}`);
+  const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((line) => line.includes(environment.home) || line.includes(path.dirname(environment.home) + "/"));
+  if (mounts.length) leftovers.push(`mounts: ${mounts.join("; ")}`);
+  if (existsSync(path.dirname(environment.home))) leftovers.push(`files in ${path.dirname(environment.home)}`);
+  return leftovers;
+}
