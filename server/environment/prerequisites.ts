@@ -24,6 +24,7 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   tar: "tar",
   gzip: "gzip",
   bash: "bash",
+  git: "git",
 };
 
 export const CNI_PLUGIN_DIR = "/usr/lib/cni";
