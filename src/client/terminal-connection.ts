@@ -95,6 +95,15 @@ export class TerminalConnection {
     this.environment = options.environment;
     this.storageKey = `nwl:session:${options.lab}:${options.name}`;
     this.session = this.storage()?.getItem(this.storageKey) ?? undefined;
+    // A page that is closed or reloaded says so, and the server keeps its shell
+    // only briefly (a reload comes back within it); a dropped network says
+    // nothing, and the shell waits the full grace period.
+    globalThis.addEventListener?.("pagehide", () => this.leave());
+  }
+
+  /** Tells the server this page is going away: keep the shell only long enough for a reload. */
+  leave(): void {
+    if (this.welcomed) this.send({ type: "leave" });
   }
 
   connect(): void {

@@ -1,0 +1,25 @@
+// @ts-check
+import { defineConfig } from "astro/config";
+import starlight from "@astrojs/starlight";
+import mdx from "@astrojs/mdx";
+import { pluginRunButton } from "./src/components/expressive-code/run-button.ts";
+import { labReferences } from "./src/components/integrations/lab-references.ts";
+
+export default defineConfig({
+  integrations: [
+    starlight({
+      title: "Nix Way Labs",
+      description: "Kubernetes the Nix Way, with a terminal next to every step.",
+      customCss: ["./src/styles/labs.css"],
+      // Lab pages (frontmatter `lab`) get the lab runtime and context around their content.
+      components: { MarkdownContent: "./src/components/LabContent.astro" },
+      expressiveCode: { plugins: [pluginRunButton()] },
+      sidebar: [
+        { label: "Start here", items: [{ label: "How the labs work", link: "/" }, { slug: "self-hosting" }] },
+        { label: "Labs", items: [{ autogenerate: { directory: "labs" } }] },
+      ],
+    }),
+    mdx(),
+    labReferences(),
+  ],
+});

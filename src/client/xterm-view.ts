@@ -1,0 +1,320 @@
+/**
+ * The heavy half of a terminal, loaded only when a reader starts one: xterm.js
+ * with its addons, its stylesheet, and the connection to the lab server.
+ * The custom element (terminal-element.ts) owns the surrounding UI.
+ */
+import { Terminal, type IDisposable } from "@xterm/xterm";
+import { FitAddon } from "@xterm/addon-fit";
+import { WebLinksAddon } from "@xterm/addon-web-links";
+import xtermCssUrl from "@xterm/xterm/css/xterm.css?url";
+import { TerminalConnection, type ConnectionStatus, type WelcomeInfo } from "./terminal-connection.ts";
+import { readClipboard, writeClipboard } from "./clipboard.ts";
+import { pageTheme, themeFor } from "./themes.ts";
+
+export interface TerminalViewOptions {
+  host: HTMLElement;
+  serverUrl: string;
+  lab: string;
+  name: string;
+  environment?: string;
+  onStatus(status: ConnectionStatus, detail?: string): void;
+  onWelcome(info: WelcomeInfo): void;
+  onExit(code: number): void;
+  onError(code: string, message: string): void;
+}
+
+/** Output quiet this long after a prompt came back: the command is done. */
+const PROMPT_QUIET_MS = 250;
+/** Output quiet this long without a prompt: assume it is done (or waits for the reader). */
+const OUTPUT_QUIET_MS = 2000;
+const RUN_MAX_WAIT_MS = 120_000;
+
+let stylesheet: Promise<void> | undefined;
+
+/** xterm.css as a <link>, added once, on the first start: pages ship none of it before. */
+function loadStylesheet(): Promise<void> {
+  stylesheet ??= new Promise((resolve) => {
+    const link = document.createElement("link");
+    link.rel = "stylesheet";
+    link.href = xtermCssUrl;
+    link.dataset.nwl = "xterm";
+    // Measuring cells before the sheet applies gives a wrong fit; a failed sheet is not worth blocking on.
+    link.onload = link.onerror = () => resolve();
+    document.head.append(link);
+  });
+  return stylesheet;
+}
+
+export class TerminalView {
+  readonly term: Terminal;
+  renderer: "webgl" | "dom" = "dom";
+  private readonly options: TerminalViewOptions;
+  private readonly fit = new FitAddon();
+  private connection: TerminalConnection;
+  private readonly disposables: IDisposable[] = [];
+  private readonly cleanups: (() => void)[] = [];
+  private connected = false;
+  private lastOutputAt = 0;
+  private promptMarkAt = 0;
+  private welcomed: Promise<void>;
+  private resolveWelcomed!: () => void;
+
+  private constructor(options: TerminalViewOptions) {
+    this.options = options;
+    this.term = new Terminal({
+      theme: themeFor(pageTheme()),
+      fontFamily: 'ui-monospace, "JetBrains Mono", "DejaVu Sans Mono", Menlo, Consolas, monospace',
+      fontSize: 14,
+      cursorBlink: true,
+      scrollback: 5000,
+      // Lets Alt+click move the cursor and keeps macOS Option usable as Meta in shells.
+      macOptionIsMeta: true,
+      // The reader's right click selects a word for the browser's own Copy menu item.
+      rightClickSelectsWord: true,
+    });
+    this.welcomed = new Promise((resolve) => (this.resolveWelcomed = resolve));
+    this.connection = this.newConnection(options.environment);
+  }
+
+  static async create(options: TerminalViewOptions): Promise<TerminalView> {
+    await loadStylesheet();
+    const view = new TerminalView(options);
+    await view.mount();
+    return view;
+  }
+
+  private async mount(): Promise<void> {
+    const { term, options } = this;
+    term.loadAddon(this.fit);
+    term.loadAddon(new WebLinksAddon());
+    term.open(options.host);
+    await this.tryWebgl();
+    this.fit.fit();
+
+    this.disposables.push(
+      term.onData((data) => this.connection.sendInput(data)),
+      term.onBinary((data) => this.connection.sendInput(Uint8Array.from(data, (c) => c.charCodeAt(0)))),
+      term.onResize(({ cols, rows }) => this.connection.resize(cols, rows)),
+      // Shell integration (OSC 133, if the lab's shell emits it) marks prompts exactly.
+      term.parser.registerOscHandler(133, (data) => {
+        if (data.startsWith("A") || data.startsWith("D")) this.promptMarkAt = performance.now();
+        return false;
+      }),
+    );
+    term.attachCustomKeyEventHandler((event) => this.handleKey(event));
+    this.followSize();
+    this.followTheme();
+    this.handlePaste();
+    this.connection.connect();
+  }
+
+  /** WebGL draws faster; when it is unavailable or its context is lost, xterm's DOM renderer takes over. */
+  private async tryWebgl(): Promise<void> {
+    try {
+      const { WebglAddon } = await import("@xterm/addon-webgl");
+      const webgl = new WebglAddon();
+      webgl.onContextLoss(() => {
+        webgl.dispose();
+        this.renderer = "dom";
+        this.options.host.dataset.renderer = "dom";
+      });
+      this.term.loadAddon(webgl);
+      this.renderer = "webgl";
+    } catch (error) {
+      console.info("[nwl] WebGL renderer unavailable, using the DOM renderer:", (error as Error).message);
+      this.renderer = "dom";
+    }
+    this.options.host.dataset.renderer = this.renderer;
+  }
+
+  private newConnection(environment: string | undefined): TerminalConnection {
+    const { options, term } = this;
+    return new TerminalConnection({
+      serverUrl: options.serverUrl,
+      lab: options.lab,
+      name: options.name,
+      environment,
+      cols: term.cols,
+      rows: term.rows,
+      onOutput: (data, processed) => {
+        this.lastOutputAt = performance.now();
+        term.write(data, processed);
+      },
+      onRepaint: (data) => {
+        this.lastOutputAt = performance.now();
+        term.reset();
+        term.write(data);
+      },
+      onStatus: (status, detail) => {
+        this.connected = status === "connected";
+        options.onStatus(status, detail);
+      },
+      onWelcome: (info) => {
+        this.resolveWelcomed();
+        options.onWelcome(info);
+      },
+      onExit: (code) => {
+        term.write(`\r\n\x1b[2m[shell exited with code ${code}]\x1b[0m\r\n`);
+        options.onExit(code);
+      },
+      onError: (code, message) => options.onError(code, message),
+    });
+  }
+
+  /** Follows the container's size and tells the server (through term.onResize). */
+  private followSize(): void {
+    let frame = 0;
+    const observer = new ResizeObserver(() => {
+      cancelAnimationFrame(frame);
+      frame = requestAnimationFrame(() => {
+        // A hidden container (collapsed <details>, display:none) proposes nonsense.
+        if (this.options.host.clientWidth > 0 && this.options.host.clientHeight > 0) this.fit.fit();
+      });
+    });
+    observer.observe(this.options.host);
+    this.cleanups.push(() => observer.disconnect());
+  }
+
+  /** Starlight switches themes with data-theme on <html>. */
+  private followTheme(): void {
+    const observer = new MutationObserver(() => (this.term.options.theme = themeFor(pageTheme())));
+    observer.observe(document.documentElement, { attributes: true, attributeFilter: ["data-theme"] });
+    this.cleanups.push(() => observer.disconnect());
+  }
+
+  /**
+   * Terminal conventions with the browser's clipboard:
+   * Ctrl+Shift+C copies the selection; Ctrl+C copies it too when there is
+   * one, and otherwise still sends ^C; Ctrl+Shift+V lets the browser paste
+   * (its paste event lands in handlePaste). Ctrl+V stays ^V, as in a terminal.
+   */
+  private handleKey(event: KeyboardEvent): boolean {
+    if (event.type !== "keydown" || !event.ctrlKey || event.altKey || event.metaKey) return true;
+    const key = event.key.toLowerCase();
+    if (key === "c" && (event.shiftKey || this.term.hasSelection())) {
+      event.preventDefault();
+      if (this.term.hasSelection()) {
+        void writeClipboard(this.term.getSelection());
+        if (!event.shiftKey) this.term.clearSelection();
+      }
+      return false;
+    }
+    if (key === "v" && event.shiftKey) return false;
+    return true;
+  }
+
+  /** Every paste into this terminal (keys, context menu, middle click) goes through term.paste. */
+  private handlePaste(): void {
+    const host = this.options.host;
+    const onPaste = (event: ClipboardEvent) => {
+      const text = event.clipboardData?.getData("text/plain");
+      // Capture phase, before xterm's own textarea handler: one paste, bracketed when the shell asks.
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      if (text) this.term.paste(text);
+    };
+    host.addEventListener("paste", onPaste, { capture: true });
+    this.cleanups.push(() => host.removeEventListener("paste", onPaste, { capture: true }));
+  }
+
+  async copySelection(): Promise<boolean> {
+    if (!this.term.hasSelection()) return false;
+    return writeClipboard(this.term.getSelection());
+  }
+
+  async pasteFromClipboard(): Promise<boolean> {
+    const text = await readClipboard();
+    if (text === undefined) return false;
+    this.term.paste(text);
+    this.term.focus();
+    return true;
+  }
+
+  /**
+   * Types a command and presses Enter, as a reader would (each line ends with
+   * Enter; no bracketed paste, so every line runs). Resolves when the output
+   * has settled: the prompt is back (or an OSC 133 mark came), or nothing was
+   * printed for a while (a long-running program that waits).
+   */
+  async run(command: string): Promise<void> {
+    await this.welcomed;
+    await this.settle(performance.now(), true);
+    const prompt = this.cursorLine();
+    const sentAt = performance.now();
+    this.term.scrollToBottom();
+    this.connection.sendInput(command.replace(/\r?\n/g, "\r") + "\r");
+    await this.settle(sentAt, false, prompt);
+  }
+
+  private cursorLine(): string {
+    const buffer = this.term.buffer.active;
+    const line = buffer.getLine(buffer.baseY + buffer.cursorY)?.translateToString(true) ?? "";
+    return line.slice(0, buffer.cursorX);
+  }
+
+  /** Waits for output to settle after `since`. Before a run (`initial`), a fresh shell's prompt is awaited briefly. */
+  private settle(since: number, initial: boolean, prompt?: string): Promise<void> {
+    const started = performance.now();
+    return new Promise((resolve) => {
+      const tick = () => {
+        const now = performance.now();
+        const quiet = now - Math.max(this.lastOutputAt, since);
+        const printed = this.lastOutputAt > since;
+        const done = initial
+          ? (this.lastOutputAt > 0 && now - this.lastOutputAt >= PROMPT_QUIET_MS) || now - started > OUTPUT_QUIET_MS
+          : (this.promptMarkAt > since && quiet >= 50) ||
+            (printed && prompt !== undefined && prompt.trim() !== "" && this.cursorLine() === prompt && quiet >= PROMPT_QUIET_MS) ||
+            (printed && quiet >= OUTPUT_QUIET_MS) ||
+            now - started > RUN_MAX_WAIT_MS;
+        if (done) resolve();
+        else setTimeout(tick, 50);
+      };
+      tick();
+    });
+  }
+
+  focus(): void {
+    this.term.focus();
+  }
+
+  /** The terminal's text (scrollback and screen), trailing blanks trimmed. */
+  text(): string {
+    const buffer = this.term.buffer.active;
+    const lines: string[] = [];
+    for (let y = 0; y < buffer.length; y++) {
+      const line = buffer.getLine(y);
+      if (!line) continue;
+      // A wrapped line continues the previous one: join them back.
+      if (line.isWrapped && lines.length) lines[lines.length - 1] += line.translateToString(true);
+      else lines.push(line.translateToString(true));
+    }
+    return lines.join("\n").replace(/\s+$/, "");
+  }
+
+  /** User-initiated: reconnect now (same session when the server still has it). */
+  reconnect(): void {
+    this.connection.reconnect();
+  }
+
+  /** A new shell after the old one ended; the screen is cleared. */
+  restart(environment: string | undefined): void {
+    this.connection.close();
+    this.term.reset();
+    this.lastOutputAt = this.promptMarkAt = 0;
+    this.welcomed = new Promise((resolve) => (this.resolveWelcomed = resolve));
+    this.connection = this.newConnection(environment);
+    this.connection.connect();
+  }
+
+  get isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** Ends the session for good and frees the terminal. */
+  dispose(): void {
+    this.connection.close();
+    for (const cleanup of this.cleanups) cleanup();
+    for (const disposable of this.disposables) disposable.dispose();
+    this.term.dispose();
+  }
+}
