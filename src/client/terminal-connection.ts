@@ -81,6 +81,9 @@ export class TerminalConnection {
   private acked = 0;
   private cols: number;
   private rows: number;
+  /** The size the server was last told, in the hello or a resize. */
+  private serverCols = 0;
+  private serverRows = 0;
   private queuedInput: Uint8Array<ArrayBuffer>[] = [];
   private queuedInputBytes = 0;
   private attempt = 0;
@@ -131,10 +134,16 @@ export class TerminalConnection {
   }
 
   resize(cols: number, rows: number): void {
-    if (cols === this.cols && rows === this.rows) return;
     this.cols = cols;
     this.rows = rows;
-    if (this.welcomed) this.send({ type: "resize", cols, rows });
+    if (this.welcomed) this.sendSize();
+  }
+
+  private sendSize(): void {
+    if (this.cols === this.serverCols && this.rows === this.serverRows) return;
+    this.serverCols = this.cols;
+    this.serverRows = this.rows;
+    this.send({ type: "resize", cols: this.cols, rows: this.rows });
   }
 
   /** Ends the session for good: the server kills the shell. */
@@ -160,6 +169,8 @@ export class TerminalConnection {
     socket.binaryType = "arraybuffer";
     this.socket = socket;
     socket.onopen = () => {
+      this.serverCols = this.cols;
+      this.serverRows = this.rows;
       this.send({
         type: "hello",
         version: PROTOCOL_VERSION,
@@ -225,6 +236,8 @@ export class TerminalConnection {
     this.attempt = 0;
     this.options.onWelcome({ session, environment, replay });
     this.options.onStatus("connected");
+    // The terminal may have been fitted while the hello was under way.
+    this.sendSize();
     this.flushQueuedInput();
   }
 

@@ -96,6 +96,11 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     return this.view?.text() ?? "";
   }
 
+  /** The terminal's size in cells, as the fit addon made it (0 × 0 before a start). */
+  size(): { cols: number; rows: number } {
+    return { cols: this.view?.term.cols ?? 0, rows: this.view?.term.rows ?? 0 };
+  }
+
   reveal(focus = true): void {
     const rect = this.getBoundingClientRect();
     if (rect.top < 0 || rect.bottom > innerHeight) this.scrollIntoView({ block: "nearest", behavior: "smooth" });

@@ -105,6 +105,8 @@ export class TerminalView {
     this.followSize();
     this.followTheme();
     this.handlePaste();
+    // fit() ran before onResize was listened to: the hello must carry the fitted size.
+    this.connection.resize(term.cols, term.rows);
     this.connection.connect();
   }
 

@@ -67,3 +67,49 @@ export async function startMainCommand(args: string[] = []): Promise<MainCommand
     },
   };
 }
+
+export interface TcpProxy {
+  url: string;
+  /** Cuts every connection and refuses new ones for `ms`: a network outage. */
+  outage(ms: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A loopback TCP proxy in front of the lab server, so a test can cut the network under a page. */
+export async function startTcpProxy(target: string): Promise<TcpProxy> {
+  const { createServer, connect } = await import("node:net");
+  const { hostname, port } = new URL(target);
+  const sockets = new Set<import("node:net").Socket>();
+  let down = false;
+  const server = createServer((client) => {
+    if (down) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(Number(port), hostname);
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("close", () => sockets.delete(socket));
+      socket.on("error", () => {});
+    }
+    client.pipe(upstream).pipe(client);
+    client.on("close", () => upstream.destroy());
+    upstream.on("close", () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address() as import("node:net").AddressInfo;
+  return {
+    url: `http://127.0.0.1:${address.port}/`,
+    async outage(ms) {
+      down = true;
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      down = false;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
