@@ -64,12 +64,23 @@ function main(): void {
     (server) => {
       console.log(`Nix Way Labs is serving ${config.siteDir ? "the site and " : ""}the lab server (driver: ${config.driver}). Open:`);
       console.log(server.url);
+      // npm forwards the terminal's signal to us as well, so a second one must not
+      // kill us half way through stopping containerd and the environments.
+      let stopping = false;
       const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
         console.log(`${signal}: closing sessions and environments`);
-        server.close().then(() => process.exit(0), () => process.exit(1));
+        setTimeout(() => {
+          console.error("still closing after 30 s: exiting anyway");
+          process.exit(1);
+        }, 30_000).unref();
+        server.close().then(() => process.exit(0), (error: Error) => {
+          console.error(`closing failed: ${error.message}`);
+          process.exit(1);
+        });
       };
-      process.once("SIGINT", () => stop("SIGINT"));
-      process.once("SIGTERM", () => stop("SIGTERM"));
+      for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => stop(signal));
     },
     (error: Error) => {
       console.error(`lab server failed to start: ${error.message}`);

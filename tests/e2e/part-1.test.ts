@@ -1,0 +1,69 @@
+/**
+ * Part 1 completed as a reader would, in Chromium against the main command
+ * (host-namespaces driver, embedded containerd, offline registry): every Run
+ * in page order, every checkpoint checked as it comes, all passing; progress
+ * at 100% and still there after a reload.
+ */
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchBrowser, startMainCommand, type MainCommand } from "./harness.ts";
+
+let server: MainCommand;
+let browser: Browser;
+
+beforeAll(async () => {
+  server = await startMainCommand();
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+describe("Part 1 in the browser", () => {
+  it("passes every checkpoint by Run and Check, and keeps the progress across a reload", { timeout: 300_000 }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    page.on("pageerror", (error) => console.error("page error:", error.message));
+    await page.goto(new URL("labs/part-1/", server.url).toString());
+
+    const total = Number(await page.getAttribute("[data-testid=lab-progress]", "data-total"));
+    expect(total).toBeGreaterThanOrEqual(13);
+    const steps = page.locator("[data-testid=run-button], [data-testid=checkpoint]");
+    const count = await steps.count();
+    const timings: string[] = [];
+    for (let index = 0; index < count; index++) {
+      const step = steps.nth(index);
+      if ((await step.getAttribute("data-testid")) === "run-button") {
+        const command = (await step.getAttribute("data-command")) ?? "";
+        await step.scrollIntoViewIfNeeded();
+        await step.click();
+        await expect.poll(() => step.getAttribute("data-state"), { timeout: 90_000, message: `Run of: ${command}` }).toMatch(/done|error/);
+        expect(await step.getAttribute("data-state"), `Run of: ${command}`).toBe("done");
+        continue;
+      }
+      const id = await step.getAttribute("data-checkpoint-id");
+      // A Run may have checked it already; otherwise the reader clicks Check.
+      await expect.poll(() => step.getAttribute("data-state"), { timeout: 30_000 }).not.toBe("checking");
+      if ((await step.getAttribute("data-state")) !== "passed") {
+        const started = performance.now();
+        await step.locator("[data-testid=checkpoint-check]").click();
+        await expect.poll(() => step.getAttribute("data-state"), { timeout: 60_000 }).not.toMatch(/checking|unchecked/);
+        timings.push(`${id} ${Math.round(performance.now() - started)} ms`);
+      }
+      const output = await step.locator("[data-testid=checkpoint-output]").textContent();
+      expect(await step.getAttribute("data-state"), `checkpoint ${id}: ${output}`).toBe("passed");
+    }
+    console.log(`Check clicks: ${timings.join(", ") || "none (every check ran after its Run)"}`);
+
+    const progress = page.locator("[data-testid=lab-progress]");
+    await expect.poll(() => progress.getAttribute("data-passed")).toBe(String(total));
+    expect(await page.locator("[data-testid=lab-progress-percent]").textContent()).toBe("100%");
+
+    await page.reload();
+    await expect.poll(() => page.getAttribute("[data-testid=lab-progress]", "data-passed")).toBe(String(total));
+    expect(await page.locator("[data-testid=lab-progress-percent]").textContent()).toBe("100%");
+    expect(await page.locator("[data-testid=checkpoint][data-state=passed]").count()).toBe(total);
+    await context.close();
+  });
+});
