@@ -234,8 +234,8 @@ export class TerminalConnection {
     this.storage()?.setItem(this.storageKey, session);
     this.welcomed = true;
     this.attempt = 0;
-    this.options.onWelcome({ session, environment, replay });
     this.options.onStatus("connected");
+    this.options.onWelcome({ session, environment, replay });
     // The terminal may have been fitted while the hello was under way.
     this.sendSize();
     this.flushQueuedInput();

@@ -149,6 +149,14 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     labEnvironment(this.lab).confirm(info.environment);
     this.dataset.environment = info.environment;
     this.dataset.session = info.session;
+    this.dataset.replay = info.replay;
+    // Tell the reader what a reconnect gave back: every byte, or a redrawn screen.
+    const notice = {
+      new: "",
+      exact: "Reconnected to the same shell: nothing was lost.",
+      repaint: "Reconnected to the same shell: the screen was restored; older output is not in the scrollback.",
+    }[info.replay];
+    if (notice) this.el("detail", (el) => (el.textContent = notice));
     for (const resolve of this.waiters.splice(0)) resolve(info.environment);
   }
 

@@ -157,6 +157,22 @@ describe("resume", () => {
     await page.reload();
     await page.waitForSelector(`${terminal()}[data-state=connected]`, { timeout: 30_000 });
     await waitForScreen(page, /BEFORE-RELOAD-42/);
+    expect(await page.getAttribute(terminal(), "data-replay")).toBe("exact");
+    await page.locator(`${terminal()} [data-testid=terminal-screen]`).click();
+    expect(await shellPid(page)).toBe(pid);
+  });
+
+  it("repaints the screen after a reload when the output outgrew the replay buffer, and says so", async () => {
+    const page = await openPart1();
+    await startTerminal(page);
+    const pid = await shellPid(page);
+    // About 3 MB, more than the 2 MiB replay buffer.
+    await command(page, "seq 1 420000; echo SEQ-END-$((6*7))", /SEQ-END-42/);
+    await page.reload();
+    await page.waitForSelector(`${terminal()}[data-state=connected]`, { timeout: 30_000 });
+    expect(await page.getAttribute(terminal(), "data-replay")).toBe("repaint");
+    await waitForScreen(page, /419999\s+420000\s+SEQ-END-42/);
+    expect(await page.locator(`${terminal()} [data-testid=terminal-detail]`).textContent()).toContain("screen was restored");
     await page.locator(`${terminal()} [data-testid=terminal-screen]`).click();
     expect(await shellPid(page)).toBe(pid);
   });
