@@ -7,6 +7,8 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 mkdir -p test-results
 
 echo "== typecheck"
+# A clean checkout has no .astro/ yet: generate the astro:content and env types first.
+astro sync >/dev/null
 tsc --noEmit
 echo "== site build"
 astro build --silent

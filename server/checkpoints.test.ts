@@ -34,7 +34,7 @@ describe("checkpoint runner", () => {
 
   it("only runs checkpoints the lab defines", async () => {
     await expect(runCheckpoint(lab, "rm -rf /", environment)).rejects.toThrow(UnknownCheckpointError);
-    await expect(runCheckpoint(lab, "nope", environment)).rejects.toThrow('lab "k8s-nix-way-part-1" has no checkpoint "nope" (it has: etcd-healthy, certificates');
+    await expect(runCheckpoint(lab, "nope", environment)).rejects.toThrow('lab "k8s-nix-way-part-1" has no checkpoint "nope" (it has: nix-layout, etcd-healthy, certificates');
   });
 
   it("refuses an environment of another lab", async () => {

@@ -50,6 +50,7 @@ describe("lab loader", () => {
     expect(part1?.definition.series).toBe("k8s-nix-way");
     expect(findLab(labs, "k8s-nix-way/part-1")).toBe(part1);
     expect(part1!.definition.checkpoints.map((checkpoint) => checkpoint.id)).toEqual([
+      "nix-layout",
       "etcd-healthy",
       "certificates",
       "containerd-reachable",
