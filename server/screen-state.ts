@@ -11,6 +11,7 @@
  * Created lazily: a session whose output fits in the buffer never pays for it.
  */
 import { createRequire } from "node:module";
+import { ReplayBuffer } from "./replay-buffer.ts";
 
 const require = createRequire(import.meta.url);
 type HeadlessModule = typeof import("@xterm/headless");
@@ -25,11 +26,15 @@ const IDLE_PARSE_MS = 300;
 export class ScreenState {
   private terminal: InstanceType<HeadlessModule["Terminal"]> | undefined;
   private serializer: InstanceType<SerializeModule["SerializeAddon"]> | undefined;
-  private queued: Uint8Array[] = [];
-  private queuedBytes = 0;
+  /**
+   * Evicted output not parsed yet: the last MAX_QUEUED_BYTES of it, copied
+   * into a ring, so a flood's chunks are not kept alive into V8's old space.
+   */
+  private queued = this.newQueue();
   /** Output was dropped from the queue: the screen restarts from the tail kept. */
   private overrun = false;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastFeedAt = 0;
   private cols: number;
   private rows: number;
 
@@ -38,15 +43,19 @@ export class ScreenState {
     this.rows = rows;
   }
 
-  feed(bytes: Uint8Array): void {
-    this.queued.push(bytes);
-    this.queuedBytes += bytes.byteLength;
-    while (this.queuedBytes > MAX_QUEUED_BYTES && this.queued.length > 1) {
-      this.queuedBytes -= this.queued.shift()!.byteLength;
-      this.overrun = true;
-    }
-    clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => void this.parseQueued(), IDLE_PARSE_MS);
+  feed(bytes: Buffer): void {
+    this.queued.append(bytes);
+    // One timer per quiet spell, not one per chunk: it re-arms itself until output has paused.
+    this.lastFeedAt = performance.now();
+    if (!this.idleTimer) this.armIdleParse(IDLE_PARSE_MS);
+  }
+
+  private armIdleParse(ms: number): void {
+    this.idleTimer = setTimeout(() => {
+      const quiet = performance.now() - this.lastFeedAt;
+      if (quiet < IDLE_PARSE_MS) this.armIdleParse(IDLE_PARSE_MS - quiet);
+      else void this.parseQueued();
+    }, ms);
     this.idleTimer.unref();
   }
 
@@ -67,21 +76,25 @@ export class ScreenState {
     this.terminal?.dispose();
     this.terminal = undefined;
     this.serializer = undefined;
-    this.queued = [];
-    this.queuedBytes = 0;
+    this.queued = this.newQueue();
   }
 
   private parseQueued(): Promise<void> {
     clearTimeout(this.idleTimer);
-    if (this.queuedBytes === 0) return Promise.resolve();
+    this.idleTimer = undefined;
+    if (this.queued.size === 0) return Promise.resolve();
     const terminal = this.ensureTerminal();
     if (this.overrun) terminal.reset();
     this.overrun = false;
-    const chunks = this.queued;
-    this.queued = [];
-    this.queuedBytes = 0;
-    return new Promise((resolve) => {
-      chunks.forEach((chunk, index) => terminal.write(chunk, index === chunks.length - 1 ? resolve : undefined));
+    // xterm parses later: give it a copy, the ring is overwritten by the next output.
+    const bytes = Buffer.concat(this.queued.since(this.queued.start)!);
+    this.queued = this.newQueue();
+    return new Promise((resolve) => terminal.write(bytes, resolve));
+  }
+
+  private newQueue(): ReplayBuffer {
+    return new ReplayBuffer(MAX_QUEUED_BYTES, () => {
+      this.overrun = true;
     });
   }
 
