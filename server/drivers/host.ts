@@ -26,7 +26,9 @@ export function shellEnvironment(extra: Record<string, string>): Record<string, 
     if (value !== undefined && !key.startsWith("npm_") && key !== "NODE_OPTIONS") env[key] = value;
   }
   env.PATH = (env.PATH ?? "/usr/bin:/bin").split(":").filter((dir) => !dir.includes("node_modules")).join(":");
-  return { ...env, TERM: "xterm-256color", COLORTERM: "truecolor", LANG: env.LANG ?? "C.UTF-8", ...extra };
+  // OSC 133;A before each prompt (shell integration): the page knows exactly when a Run's command is done.
+  const promptMark = 'printf "\\033]133;A\\007"';
+  return { ...env, TERM: "xterm-256color", COLORTERM: "truecolor", LANG: env.LANG ?? "C.UTF-8", PROMPT_COMMAND: promptMark, ...extra };
 }
 
 /** Runs a script with bash, output bounded, killed (with its process group) at the timeout. */

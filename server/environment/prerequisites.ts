@@ -25,6 +25,7 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   gzip: "gzip",
   bash: "bash",
   git: "git",
+  watch: "procps",
 };
 
 export const CNI_PLUGIN_DIR = "/usr/lib/cni";

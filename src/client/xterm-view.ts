@@ -244,7 +244,10 @@ export class TerminalView {
     const prompt = this.cursorLine();
     const sentAt = performance.now();
     this.term.scrollToBottom();
-    this.connection.sendInput(command.replace(/\r?\n/g, "\r") + "\r");
+    // As a paste (bracketed, when the shell asked for it): a block of several
+    // lines reaches bash as one edit, runs as one, and gives one prompt back.
+    this.term.paste(command);
+    this.connection.sendInput("\r");
     await this.settle(sentAt, false, prompt);
   }
 

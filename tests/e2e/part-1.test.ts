@@ -56,6 +56,15 @@ describe("Part 1 in the browser", () => {
     }
     console.log(`Check clicks: ${timings.join(", ") || "none (every check ran after its Run)"}`);
 
+    // What the reader saw: the series' failure, the echo, and the watch terminal's task list.
+    const screen = (name: string) =>
+      page.$eval(`nwl-terminal[data-name="${name}"]`, (element) => (element as unknown as { bufferText(): string }).bufferText());
+    const main = await screen("main");
+    expect(main).toContain("no network config found in /etc/cni/net.d");
+    expect(main).toMatch(/^foo\s*$/m);
+    expect(main).toContain("inet 127.0.0.1");
+    expect(await screen("watch")).toContain("TASK");
+
     const progress = page.locator("[data-testid=lab-progress]");
     await expect.poll(() => progress.getAttribute("data-passed")).toBe(String(total));
     expect(await page.locator("[data-testid=lab-progress-percent]").textContent()).toBe("100%");
