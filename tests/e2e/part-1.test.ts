@@ -75,4 +75,40 @@ describe("Part 1 in the browser", () => {
     expect(await page.locator("[data-testid=checkpoint][data-state=passed]").count()).toBe(total);
     await context.close();
   });
+
+  it("shows a failed check's output and hint, then passes after the step; a reset forgets the progress", { timeout: 120_000 }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(new URL("labs/part-1/", server.url).toString());
+    const checkpoint = page.locator('[data-testid=checkpoint][data-checkpoint-id="nix-layout"]');
+
+    // Checked before the step: the server runs the lab's check and it fails, saying why.
+    await checkpoint.locator("[data-testid=checkpoint-check]").click();
+    await expect.poll(() => checkpoint.getAttribute("data-state"), { timeout: 60_000 }).toBe("failed");
+    expect(await checkpoint.locator("[data-testid=checkpoint-output]").textContent()).toContain("Missing: k8s/default.nix");
+    const hint = checkpoint.locator("[data-testid=checkpoint-hint]");
+    expect(await hint.isVisible()).toBe(true);
+    expect(await hint.textContent()).toContain("git init");
+
+    // The step's commands, by their Run buttons, up to the one that checks it.
+    const runs = page.locator("[data-testid=run-button]");
+    for (let index = 0; (await checkpoint.getAttribute("data-state")) !== "passed"; index++) {
+      const run = runs.nth(index);
+      await run.click();
+      await expect.poll(() => run.getAttribute("data-state"), { timeout: 60_000 }).toBe("done");
+      await expect.poll(() => checkpoint.getAttribute("data-state"), { timeout: 30_000 }).not.toBe("checking");
+      expect(index, "Runs before the nix-layout checkpoint").toBeLessThan(6);
+    }
+    expect(await hint.isVisible()).toBe(false);
+    const progress = page.locator("[data-testid=lab-progress]");
+    await expect.poll(() => progress.getAttribute("data-passed")).toBe("1");
+
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.locator("[data-testid=lab-progress-reset]").click();
+    await expect.poll(() => progress.getAttribute("data-passed")).toBe("0");
+    expect(await checkpoint.getAttribute("data-state")).toBe("unchecked");
+    await page.reload();
+    expect(await page.getAttribute("[data-testid=lab-progress]", "data-passed")).toBe("0");
+    await context.close();
+  });
 });

@@ -136,6 +136,48 @@ describe("the Part 1 page's terminal", () => {
     await command(page, "od -An -tx1 pasted.txt | tr -d ' \\n'; echo", new RegExp(hex));
   });
 
+  it("follows Starlight's light/dark switch", async () => {
+    const page = await openPart1();
+    await startTerminal(page);
+    const background = () => page.locator(`${terminal()} .xterm-scrollable-element`).first().evaluate((element) => getComputedStyle(element).backgroundColor);
+    const select = page.locator("starlight-theme-select select").first();
+    await select.selectOption("dark");
+    await expect.poll(background).not.toBe("");
+    const dark = await background();
+    await select.selectOption("light");
+    await expect.poll(background).not.toBe(dark);
+    const light = await background();
+    // Light means a light background: every channel well above the dark one.
+    const channels = (color: string) => (color.match(/\d+/g) ?? []).slice(0, 3).map(Number);
+    expect(Math.min(...channels(light))).toBeGreaterThan(Math.max(...channels(dark)));
+  });
+
+  it("makes links in the output clickable", async () => {
+    const page = await openPart1();
+    await startTerminal(page);
+    await command(page, "echo see https://example.invalid/docs", /see https:\/\/example\.invalid\/docs\s*$/m);
+    await page.context().route("https://example.invalid/**", (route) => route.fulfill({ body: "opened" }));
+    // The web-links addon underlines a link on hover and opens it on click.
+    const popup = page.context().waitForEvent("page", { timeout: 10_000 });
+    const box = (await page.locator(`${terminal()} .xterm-screen`).boundingBox())!;
+    const cell = await page.evaluate((selector) => {
+      const element = document.querySelector(selector) as unknown as { size(): { cols: number; rows: number } };
+      return element.size();
+    }, terminal());
+    const text = await screenText(page);
+    const lines = text.split("\n");
+    const row = lines.findIndex((line) => line.startsWith("see https://example.invalid"));
+    const column = "see ".length + 5;
+    const x = box.x + ((column + 0.5) * box.width) / cell.cols;
+    const y = box.y + ((row + 0.5) * box.height) / cell.rows;
+    await page.mouse.move(x, y);
+    await page.mouse.move(x + 2, y);
+    await page.mouse.click(x + 2, y);
+    const opened = await popup;
+    await opened.waitForLoadState();
+    expect(opened.url()).toBe("https://example.invalid/docs");
+  });
+
   it("ends the shell and its children when the page is closed", async () => {
     const page = await openPart1();
     await startTerminal(page);
