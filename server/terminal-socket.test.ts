@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CloseCode } from "./protocol.ts";
 import { ProtocolClient } from "./testing/protocol-client.ts";
@@ -167,6 +168,34 @@ describe("bad input gets a clear error", () => {
     const session = await ProtocolClient.connect(server.url, { lab: "sandbox", session: "nope", offset: 0 });
     expect(await session.closed).toBe(CloseCode.notFound);
     expect(session.errors[0]).toMatchObject({ code: "unknown-session" });
+  });
+
+  it("takes a large paste whole: 3 MiB in 64 KiB frames reach the program byte for byte", async () => {
+    const client = await shell();
+    const paste = randomBytes(3 * 1024 * 1024);
+    // Raw mode, so the tty passes every byte value through untouched.
+    client.type("stty raw -echo -iexten; echo RAW-READY; head -c 3145728 > paste.bin; stty sane; sha256sum paste.bin; rm paste.bin\r");
+    await client.waitForText("RAW-READY");
+    for (let start = 0; start < paste.byteLength; start += 64 * 1024) client.type(paste.subarray(start, start + 64 * 1024));
+    await client.waitForText(createHash("sha256").update(paste).digest("hex"), 30_000);
+    expect(client.errors).toEqual([]);
+    await client.close();
+  });
+
+  it("refuses input beyond the pending limit with input-overflow, and keeps the session", async () => {
+    const client = await shell();
+    const pid = await shellPid(client);
+    // A program that reads nothing, in raw mode so the tty holds input back instead of dropping it.
+    client.type("stty raw -echo; sleep 1000\r");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    for (let sent = 0; sent < 6 * 1024 * 1024; sent += chunk.byteLength) client.type(chunk);
+    await client.until(() => client.errors.length > 0, 10_000, "an input-overflow error");
+    expect(client.errors[0]).toMatchObject({ code: "input-overflow" });
+    expect(client.errors[0]!.message).toMatch(/input refused: \d+ bytes are still waiting .*limit 4194304/);
+    expect(client.closeCode).toBeUndefined();
+    expect(processAlive(pid)).toBe(true);
+    await client.close();
   });
 
   it("closes with 1009 on a frame larger than maxPayload", async () => {
