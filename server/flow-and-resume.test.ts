@@ -5,7 +5,9 @@ import { startTestServer } from "./testing/lab-server.ts";
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 let server: Server;
-const limits = { replayBufferBytes: 256 * 1024, highWatermarkBytes: 192 * 1024, lowWatermarkBytes: 64 * 1024 };
+// Small enough that a flood passes the high watermark and outruns the replay buffer at once;
+// the low watermark stays above the client's ack interval (128 KiB), as the config requires.
+const limits = { replayBufferBytes: 512 * 1024, highWatermarkBytes: 384 * 1024, lowWatermarkBytes: 192 * 1024 };
 
 beforeAll(async () => {
   server = await startTestServer({ limits });

@@ -134,12 +134,33 @@ export function encodeMessage(message: ClientMessage | ServerMessage): string {
 
 /** Frames output or a repaint: header plus payload, in one buffer. */
 export function encodeFrame(kind: number, streamOffset: number, payload: Uint8Array): Uint8Array {
-  const frame = new Uint8Array(FRAME_HEADER_BYTES + payload.byteLength);
-  const view = new DataView(frame.buffer);
+  return encodeFrameFrom(kind, streamOffset, [payload], payload.byteLength);
+}
+
+/**
+ * encodeFrame for a payload given as consecutive chunks (`totalLength` bytes
+ * in all), copied once into the frame. `alloc` makes the frame: the server
+ * passes Buffer.allocUnsafe, since every byte is written here and zero-filling
+ * first is wasted work on its hottest path.
+ */
+export function encodeFrameFrom(
+  kind: number,
+  streamOffset: number,
+  chunks: readonly Uint8Array[],
+  totalLength: number,
+  alloc: (size: number) => Uint8Array = (size) => new Uint8Array(size),
+): Uint8Array {
+  const frame = alloc(FRAME_HEADER_BYTES + totalLength);
+  const view = new DataView(frame.buffer, frame.byteOffset, FRAME_HEADER_BYTES);
   view.setUint8(0, kind);
   view.setUint32(1, Math.floor(streamOffset / 2 ** 32));
   view.setUint32(5, streamOffset >>> 0);
-  frame.set(payload, FRAME_HEADER_BYTES);
+  let at = FRAME_HEADER_BYTES;
+  for (const chunk of chunks) {
+    frame.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  if (at !== frame.byteLength) throw new RangeError(`frame chunks hold ${at - FRAME_HEADER_BYTES} bytes, not ${totalLength}`);
   return frame;
 }
 
@@ -156,10 +177,17 @@ export function decodeFrame(frame: Uint8Array): DecodedFrame | undefined {
 
 /** Flow-control defaults the client and server agree on (the server's are configurable). */
 export const FlowDefaults = {
-  /** The client acks after this many processed bytes (and when output goes idle). */
-  ackIntervalBytes: 32 * 1024,
-  /** Pause the pty above this many unacknowledged bytes... */
+  /**
+   * The client acks after this many processed bytes. Every ack is a message
+   * to send and a wake-up of the server to parse it, so a flood gets few of
+   * them (WeTTY's client commits every 256 Ki characters).
+   */
+  ackIntervalBytes: 128 * 1024,
+  /**
+   * Pause the pty above this many unacknowledged bytes... It also bounds
+   * how much output can queue ahead of a keystroke's echo on a slow client.
+   */
   highWatermarkBytes: 512 * 1024,
   /** ...and resume it below this many; kept above the ack interval so acks always arrive. */
-  lowWatermarkBytes: 128 * 1024,
+  lowWatermarkBytes: 256 * 1024,
 } as const;

@@ -14,7 +14,8 @@ import { ScreenState } from "./screen-state.ts";
 
 /** Where a session's output goes while a client is attached. */
 export interface SessionClient {
-  output(offset: number, data: Buffer): void;
+  /** Output from `offset`: the chunks in order, `bytes` in all, for one frame (they may be views of the replay ring: copy before returning). */
+  output(offset: number, chunks: readonly Buffer[], bytes: number): void;
   repaint(offset: number, data: Buffer): void;
   exit(code: number, signal: number | undefined): void;
   /** Another client took the session over. */
@@ -29,8 +30,13 @@ export interface AttachResult {
 
 export type InputResult = { ok: true } | { ok: false; message: string };
 
-/** Output bigger than this is sent at once instead of waiting to coalesce. */
-const FLUSH_BYTES = 64 * 1024;
+/**
+ * Output bigger than this is sent at once instead of waiting to coalesce.
+ * Large, so a flood goes out in few frames (each is a send here and a
+ * wake-up of the client); half the default high watermark, so a frame in
+ * flight and the next one gathering fit under it while the ack comes back.
+ */
+const FLUSH_BYTES = 256 * 1024;
 /** Output within this long after input is flushed at once, so echo stays fast. */
 const ECHO_WINDOW_MS = 10;
 /** After exit, how long a paused stream may take to drain before it is cut. */
@@ -130,8 +136,7 @@ export class TerminalSession {
     if (this.ended || generation !== this.attachGeneration) return;
     announce({ offset: from, replay });
     if (screen !== undefined) client.repaint(from, Buffer.from(screen, "utf8"));
-    const chunks = this.replay.since(from) ?? [];
-    if (chunks.length > 0) client.output(from, Buffer.concat(chunks));
+    if (this.replay.end > from) client.output(from, this.replay.since(from)!, this.replay.end - from);
     this.client = client;
     this.acked = from;
     if (this.exitStatus) {
@@ -219,11 +224,12 @@ export class TerminalSession {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     if (this.pendingOutputBytes === 0) return;
-    const data = this.pendingOutput.length === 1 ? this.pendingOutput[0]! : Buffer.concat(this.pendingOutput);
-    const offset = this.replay.end - this.pendingOutputBytes;
+    const chunks = this.pendingOutput;
+    const bytes = this.pendingOutputBytes;
     this.pendingOutput = [];
     this.pendingOutputBytes = 0;
-    this.client?.output(offset, data);
+    // The pty reads go to the socket as they are: the frame is built with one copy.
+    this.client?.output(this.replay.end - bytes, chunks, bytes);
   }
 
   private updateFlow(): void {

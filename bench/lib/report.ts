@@ -1,4 +1,5 @@
 /** The results as a Markdown page (a table, the targets, a hand-made SVG chart). */
+import { FlowDefaults } from "../../server/protocol.ts";
 
 export interface PeerResult {
   key: string;
@@ -125,7 +126,7 @@ Every shell gets an empty \`HOME\`, so a machine's own \`~/.bashrc\` does not we
   One session types ${s.echo1.keysPerSession} keys with ${s.echo1.gapMs.join("–")} ms between them; then ${s.echo50.sessions} sessions type at once, ${s.echo50.keysPerSession} keys each, ${s.echo50.gapMs.join("–")} ms apart (a fast typist each). The first keys of each session are left out.
   Each is done ${s.echo50Rounds} times, alternating between the peers, and the samples pooled.
 - **Throughput**: \`head -c ${s.bytes} /dev/urandom | base64 -w 120\` between two markers; the bytes between the markers are counted (MB = 10⁶ bytes of terminal output, ${(expectedBytes(s.bytes) / 1e6).toFixed(1)} MB per run) and timed from the first marker to the last. The count must equal what base64 wrote (\\n as \\r\\n on a tty). Runs alternate between the peers.
-  Clients acknowledge output as their browser client would: every 32 KiB here, every 256 Ki characters for WeTTY (its client's setting); the naive bridge has no flow control.
+  Clients acknowledge output as their browser client would: every ${FlowDefaults.ackIntervalBytes / 1024} KiB here (\`FlowDefaults\` in \`server/protocol.ts\`), every 256 Ki characters for WeTTY (its client's setting); the naive bridge has no flow control.
 - **Connect to prompt**: from opening the connection to the shell's prompt on screen, ${s.connectRuns} sessions one after another (a login shell here, so it reads the profile).
 - **Server CPU**: user + system time of the server's Node process during the throughput runs (from \`/proc\`), per MB delivered.
 - **Idle sessions**: measured first, on fresh servers. Sessions are opened ten at a time up to ${s.idleMax}, or until one fails; after all are open each must still echo a key.

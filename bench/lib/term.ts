@@ -7,8 +7,7 @@
 import { createRequire } from "node:module";
 import * as pty from "node-pty";
 import WebSocket from "ws";
-import { FrameKind, decodeFrame } from "../../server/protocol.ts";
-import { ProtocolClient } from "../../server/testing/protocol-client.ts";
+import { FlowDefaults, FrameKind, PROTOCOL_VERSION, SUBPROTOCOL, decodeFrame, encodeMessage, parseServerMessage } from "../../server/protocol.ts";
 
 export type Chunk = Buffer | string;
 
@@ -77,44 +76,86 @@ export abstract class Term {
     this.notify();
   }
 
-  private notify(): void {
+  protected notify(): void {
     for (const waiter of [...this.waiters]) waiter();
   }
 }
 
-/** Our server, through the project's own protocol client (it acks every 32 KiB, checks offsets). */
+/**
+ * Our server as the browser's client (src/client/terminal-connection.ts)
+ * speaks to it: hello, then output frames whose header is decoded and whose
+ * offsets must follow on, acked every FlowDefaults.ackIntervalBytes. Like
+ * the other peers' clients it only counts what arrives; it keeps no copies.
+ */
 export class OurTerm extends Term {
-  private readonly client: ProtocolClient;
+  private readonly socket: WebSocket;
+  /** Stream offset of the next byte expected. */
+  private offset = 0;
+  private acked = 0;
+  private welcomed = false;
+  private problem: string | undefined;
 
   static async connect(url: string, lab: string): Promise<OurTerm> {
-    // keepOutput at first: output in the same TCP read as the welcome would otherwise be missed.
-    const client = await ProtocolClient.connect(url, { lab, cols: 120, rows: 40, keepOutput: true });
-    if (!client.welcome) throw new Error(`no welcome (close ${client.closeCode} ${client.closeReason}) ${client.errors.map((e) => e.message).join("; ")}`);
-    return new OurTerm(client);
+    const socket = new WebSocket(new URL("ws", url.replace(/^http/, "ws")).toString(), SUBPROTOCOL, { perMessageDeflate: false });
+    const term = new OurTerm(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once("open", () => resolve());
+      socket.once("error", reject);
+    });
+    socket.send(encodeMessage({ type: "hello", version: PROTOCOL_VERSION, lab, cols: 120, rows: 40 }));
+    await term.until(() => term.welcomed || term.problem !== undefined, 20_000, "welcome").catch((error: Error) => (term.problem ??= error.message));
+    if (!term.welcomed) {
+      socket.terminate();
+      throw new Error(`no welcome: ${term.problem}`);
+    }
+    return term;
   }
 
-  private constructor(client: ProtocolClient) {
+  private constructor(socket: WebSocket) {
     super();
-    this.client = client;
-    const early = client.output;
-    client.clearOutput();
-    // The bench only counts bytes: stop the client keeping 50 MB of copies (a bench-only switch).
-    (client as unknown as { keepOutput: boolean }).keepOutput = false;
-    if (early.byteLength > 0) this.push(early);
-    client.socket.on("message", (data, isBinary) => {
-      if (!isBinary) return;
-      const frame = decodeFrame(data as Buffer);
-      if (frame?.kind === FrameKind.output) this.push(Buffer.from(frame.payload.buffer, frame.payload.byteOffset, frame.payload.byteLength));
+    this.socket = socket;
+    socket.on("message", (data, isBinary) => (isBinary ? this.frame(data as Buffer) : this.control((data as Buffer).toString("utf8"))));
+    socket.on("close", (code, reason) => {
+      this.problem ??= `closed ${code} ${reason.toString()}`;
+      this.ended();
     });
-    void client.closed.then(() => this.ended());
+    socket.on("error", () => {});
+  }
+
+  private control(text: string): void {
+    const parsed = parseServerMessage(text);
+    if (!parsed.ok) this.problem ??= parsed.error;
+    else if (parsed.message.type === "welcome") {
+      this.welcomed = true;
+      this.offset = this.acked = parsed.message.offset;
+    } else if (parsed.message.type === "error") this.problem ??= `${parsed.message.code}: ${parsed.message.message}`;
+    this.notify();
+  }
+
+  private frame(data: Buffer): void {
+    const frame = decodeFrame(data);
+    if (frame?.kind !== FrameKind.output) return;
+    if (frame.offset !== this.offset) {
+      // A gap or an overlap is a protocol bug: end the session, and the measurement fails with it.
+      this.problem ??= `stream gap: expected offset ${this.offset}, got ${frame.offset}`;
+      this.socket.terminate();
+      return;
+    }
+    this.offset += frame.payload.byteLength;
+    // decodeFrame's payload is a view of the received Buffer: a Buffer itself.
+    this.push(frame.payload as Buffer);
+    if (this.offset - this.acked >= FlowDefaults.ackIntervalBytes) {
+      this.acked = this.offset;
+      this.socket.send(encodeMessage({ type: "ack", offset: this.acked }));
+    }
   }
 
   write(data: string): void {
-    this.client.type(data);
+    this.socket.send(Buffer.from(data, "utf8"));
   }
 
   protected shut(): void {
-    this.client.socket.close(1000);
+    this.socket.close(1000);
   }
 }
 
