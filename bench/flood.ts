@@ -11,12 +11,13 @@
  * on a slow machine: xterm.js parses tens of MB/s on a fast one), pausing its
  * socket when over budget, and acknowledges what it took in (our protocol).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { FrameKind, PROTOCOL_VERSION, SUBPROTOCOL, decodeFrame, encodeMessage } from "../server/protocol.ts";
+import { writeBenchmarksPage } from "./lib/report.ts";
 import { cleanEnv, killStarted, processTree, sleep, startServer, type ServerProcess } from "./lib/procs.ts";
 
 const { values } = parseArgs({
@@ -267,6 +268,10 @@ async function main(): Promise<void> {
       path.join(ROOT, "bench/results.flood.json"),
       JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, clientRate: CLIENT_RATE, results, table }, null, 2) + "\n",
     );
+    if (existsSync(path.join(ROOT, "bench/results.json"))) {
+      writeBenchmarksPage(ROOT);
+      console.log("wrote bench/results.flood.json and src/content/docs/benchmarks.md");
+    }
   } finally {
     for (const server of servers) await server.stop();
     rmSync(work, { recursive: true, force: true });

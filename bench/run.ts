@@ -16,7 +16,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { connectToPrompt, echoLatency, idleSessions, percentiles, throughput, type EchoOptions, type EchoResult, type Peer } from "./lib/metrics.ts";
 import { cleanEnv, freePort, killStarted, serverCpu, sleep, startServer, type ServerProcess } from "./lib/procs.ts";
-import { markdown, type PeerResult, type Report, type Target } from "./lib/report.ts";
+import { writeBenchmarksPage, type PeerResult, type Report, type Target } from "./lib/report.ts";
 import { LocalPtyTerm, NaiveTerm, OurTerm, WettyTerm } from "./lib/term.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -223,7 +223,7 @@ async function main(): Promise<void> {
     if (partial) writeFileSync(path.join(root, "bench", "results.quick.json"), json);
     else {
       writeFileSync(path.join(root, "bench", "results.json"), json);
-      writeFileSync(path.join(root, "src", "content", "docs", "benchmarks.md"), markdown(report));
+      writeBenchmarksPage(root);
       log("wrote src/content/docs/benchmarks.md and bench/results.json");
     }
   } finally {

@@ -1,4 +1,6 @@
 /** The results as a Markdown page (a table, the targets, a hand-made SVG chart). */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { FlowDefaults } from "../../server/protocol.ts";
 
 export interface PeerResult {
@@ -54,7 +56,26 @@ export interface Report {
 const fmt = (value: number | undefined, digits = 2) => (value === undefined || !Number.isFinite(value) ? "—" : value.toFixed(digits));
 const mb = (bytes: number | undefined) => (bytes === undefined ? "—" : (bytes / 1e6).toFixed(2));
 
-export function markdown(report: Report): string {
+/** What `npm run bench:flood` measured (bench/flood.ts), shown on the same page. */
+export interface FloodReport {
+  date: string;
+  seconds: number;
+  clientRate: number;
+  table: string;
+}
+
+export function readFloodReport(root: string): FloodReport | undefined {
+  const file = path.join(root, "bench", "results.flood.json");
+  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as FloodReport) : undefined;
+}
+
+/** The docs page (src/content/docs/benchmarks.md) from the last full run and the last flood. */
+export function writeBenchmarksPage(root: string): void {
+  const report = JSON.parse(readFileSync(path.join(root, "bench", "results.json"), "utf8")) as Report;
+  writeFileSync(path.join(root, "src", "content", "docs", "benchmarks.md"), markdown(report, readFloodReport(root)));
+}
+
+export function markdown(report: Report, flood?: FloodReport): string {
   const peers = report.peers;
   const row = (name: string, cell: (peer: PeerResult) => string) => `| ${name} | ${peers.map(cell).join(" | ")} |`;
   const s = report.settings as {
@@ -132,7 +153,20 @@ Every shell gets an empty \`HOME\`, so a machine's own \`~/.bashrc\` does not we
 - **Idle sessions**: measured first, on fresh servers. Sessions are opened ten at a time up to ${s.idleMax}, or until one fails; after all are open each must still echo a key.
   Memory is read from \`/proc\` before and after: the RSS of the server's Node process (what the server itself spends per session) and the PSS of its whole process tree, shells included (a shell's shared libraries counted once).
 
-WeTTY runs as \`wetty --host 127.0.0.1 --port P --base / --command bash\` as root, which makes it spawn the command locally instead of through ssh; its client is \`socket.io-client\` over a WebSocket from the start (its browser client first polls, then upgrades).
+${flood ? floodSection(flood) : ""}WeTTY runs as \`wetty --host 127.0.0.1 --port P --base / --command bash\` as root, which makes it spawn the command locally instead of through ssh; its client is \`socket.io-client\` over a WebSocket from the start (its browser client first polls, then upgrades).
+`;
+}
+
+function floodSection(flood: FloodReport): string {
+  return `## Flooding under a slow client
+
+\`npm run bench:flood\` (${flood.date}): \`yes\` writes as fast as it can for ${flood.seconds} s while the client takes in at most ${(flood.clientRate / 1e6).toFixed(1)} MB/s (a browser on a slow machine), acknowledging what it took in.
+Each second one key is typed and timed until its echo comes back through the backlog; then Ctrl-C.
+Flow control pauses the pty, so what waits for the client is bounded by the high watermark (${FlowDefaults.highWatermarkBytes / 1024} KiB); the naive bridge queues everything \`yes\` writes.
+V8 grows its heap lazily while there is room, so the same flood also runs with the server's old space capped: what flow control bounds is what stays live.
+
+${flood.table}
+
 `;
 }
 
