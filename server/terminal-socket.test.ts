@@ -102,6 +102,21 @@ describe("terminal bridge over a real WebSocket and a real pty", () => {
     }
   });
 
+  it("delivers every byte of `head -c N /dev/urandom | base64; exit`, run after run", async () => {
+    for (const size of [1, 4_096, 65_537, 777_777, 2_000_000, 5_000_000]) {
+      const client = await ProtocolClient.connect(server.url, { lab: "sandbox" });
+      client.type(`stty -echo; echo ST""ART; head -c ${size} /dev/urandom | base64; exit\r`);
+      await client.closed;
+      expect(client.exitCode).toBe(0);
+      const text = client.output.toString("latin1");
+      // A login shell says "logout" as it goes: everything else is base64's.
+      const lines = text.slice(text.indexOf("START\r\n") + 7).split("\r\n");
+      const encoded = lines.filter((line) => line !== "logout").join("");
+      expect(encoded.length, `base64 of ${size} bytes`).toBe(4 * Math.ceil(size / 3));
+      expect(Buffer.from(encoded, "base64").byteLength).toBe(size);
+    }
+  });
+
   it("ends the shell and every process it started when the reader closes it", async () => {
     const client = await shell();
     const pid = await shellPid(client);
