@@ -13,7 +13,8 @@ export default defineConfig({
       customCss: ["./src/styles/labs.css"],
       // Lab pages (frontmatter `lab`) get the lab runtime and context around their content.
       components: { MarkdownContent: "./src/components/LabContent.astro" },
-      expressiveCode: { plugins: [pluginRunButton()] },
+      // Wrapped, so a long command is whole on screen, not under the Run button.
+      expressiveCode: { plugins: [pluginRunButton()], defaultProps: { wrap: true } },
       sidebar: [
         { label: "Start here", items: [{ label: "How the labs work", link: "/" }, { slug: "self-hosting" }] },
         { label: "Labs", items: [{ autogenerate: { directory: "labs" } }] },
