@@ -40,6 +40,8 @@ export interface Target {
   name: string;
   pass: boolean;
   detail: string;
+  /** False when this run did not measure it (--only): neither a pass nor a fail. */
+  measured: boolean;
 }
 
 export interface Report {
