@@ -14,8 +14,8 @@ import { ScreenState } from "./screen-state.ts";
 
 /** Where a session's output goes while a client is attached. */
 export interface SessionClient {
-  /** Output from `offset`: the chunks in order, `bytes` in all, for one frame (they may be views of the replay ring: copy before returning). */
-  output(offset: number, chunks: readonly Buffer[], bytes: number): void;
+  /** Output from `offset`: the chunks in order, for one frame (they may be views of the replay ring: copy before returning). */
+  output(offset: number, chunks: readonly Buffer[]): void;
   repaint(offset: number, data: Buffer): void;
   exit(code: number, signal: number | undefined): void;
   /** Another client took the session over. */
@@ -136,7 +136,7 @@ export class TerminalSession {
     if (this.ended || generation !== this.attachGeneration) return;
     announce({ offset: from, replay });
     if (screen !== undefined) client.repaint(from, Buffer.from(screen, "utf8"));
-    if (this.replay.end > from) client.output(from, this.replay.since(from)!, this.replay.end - from);
+    if (this.replay.end > from) client.output(from, this.replay.since(from)!);
     this.client = client;
     this.acked = from;
     if (this.exitStatus) {
@@ -229,7 +229,7 @@ export class TerminalSession {
     this.pendingOutput = [];
     this.pendingOutputBytes = 0;
     // The pty reads go to the socket as they are: the frame is built with one copy.
-    this.client?.output(this.replay.end - bytes, chunks, bytes);
+    this.client?.output(this.replay.end - bytes, chunks);
   }
 
   private updateFlow(): void {

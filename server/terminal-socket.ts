@@ -10,7 +10,7 @@ import {
   CloseCode,
   FrameKind,
   PROTOCOL_VERSION,
-  encodeFrameFrom,
+  encodeFrame,
   encodeMessage,
   parseClientMessage,
   type ErrorCode,
@@ -36,11 +36,11 @@ export function handleTerminalSocket(socket: WebSocket, sessions: LabSessions, l
     if (closeCode !== undefined) socket.close(closeCode, message.slice(0, 120));
   };
   const client: SessionClient = {
-    output: (offset, chunks, bytes) => {
-      if (socket.readyState === socket.OPEN) socket.send(encodeFrameFrom(FrameKind.output, offset, chunks, bytes, Buffer.allocUnsafe));
+    output: (offset, chunks) => {
+      if (socket.readyState === socket.OPEN) socket.send(encodeFrame(FrameKind.output, offset, chunks, Buffer.allocUnsafe));
     },
     repaint: (offset, data) => {
-      if (socket.readyState === socket.OPEN) socket.send(encodeFrameFrom(FrameKind.repaint, offset, [data], data.byteLength, Buffer.allocUnsafe));
+      if (socket.readyState === socket.OPEN) socket.send(encodeFrame(FrameKind.repaint, offset, data, Buffer.allocUnsafe));
     },
     exit: (code, signal) => {
       send({ type: "exit", code, signal });
