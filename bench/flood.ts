@@ -18,7 +18,7 @@ import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { FrameKind, PROTOCOL_VERSION, SUBPROTOCOL, decodeFrame, encodeMessage } from "../server/protocol.ts";
 import { writeBenchmarksPage } from "./lib/report.ts";
-import { cleanEnv, killStarted, processTree, sleep, startServer, type ServerProcess } from "./lib/procs.ts";
+import { cleanEnv, killStarted, processTree, sleep, startServer, treeMemory, type ServerProcess } from "./lib/procs.ts";
 
 const { values } = parseArgs({
   options: {
@@ -34,6 +34,8 @@ const RSS_CEILING = 3 * 1024 ** 3;
 const PROMPT = /[$#] (?:\x1b\[[0-9;?]*[A-Za-z])*$/;
 const ROOT = path.resolve(import.meta.dirname, "..");
 const CAPPED_HEAP_MB = 48;
+/** The key typed during the flood: a letter `yes` never prints, so each one in the stream is an echo. */
+const KEY = "K";
 
 interface FloodResult {
   peer: string;
@@ -57,8 +59,10 @@ class SlowClient {
   private readonly socket: WebSocket;
   private readonly ours: boolean;
   private acked = 0;
-  /** A letter awaited in the output, seen in the chunk it comes in (the text tail moves on fast). */
-  private awaited: { letter: string; seen: (at: number) => void } | undefined;
+  /** Keys typed, and their echoes seen so far: the tty echoes them in order, so the n-th K seen is the n-th key's. */
+  private keysTyped = 0;
+  private echoesSeen = 0;
+  private echoWaiters = new Map<number, (at: number) => void>();
 
   constructor(socket: WebSocket, ours: boolean) {
     this.socket = socket;
@@ -86,9 +90,9 @@ class SlowClient {
       this.received += payload.byteLength;
     }
     const text = Buffer.from(payload).toString("latin1");
-    if (this.awaited && text.includes(this.awaited.letter)) {
-      this.awaited.seen(performance.now());
-      this.awaited = undefined;
+    // Before the first key, a K is the prompt's (a temp dir's name), not an echo.
+    if (this.keysTyped > 0) {
+      for (let at = text.indexOf(KEY); at !== -1; at = text.indexOf(KEY, at + 1)) this.echoWaiters.get(this.echoesSeen++)?.(performance.now());
     }
     // Keep only the tail as text: enough for the prompt.
     this.text = (this.text + text).slice(-4096);
@@ -96,36 +100,26 @@ class SlowClient {
     if (this.budget <= 0) this.socket.pause();
   }
 
-  /** Types `letter` and resolves with how long its echo took, or undefined after `timeoutMs`. */
-  echo(letter: string, timeoutMs: number): Promise<number | undefined> {
+  /** Types a key and resolves with how long its echo took, or undefined after `timeoutMs`. */
+  echo(timeoutMs: number): Promise<number | undefined> {
+    const key = this.keysTyped++;
     const sentAt = performance.now();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        this.awaited = undefined;
+        this.echoWaiters.delete(key);
         resolve(undefined);
       }, timeoutMs);
-      this.awaited = {
-        letter,
-        seen: (at) => {
-          clearTimeout(timer);
-          resolve(at - sentAt);
-        },
-      };
-      this.write(letter);
+      this.echoWaiters.set(key, (at) => {
+        clearTimeout(timer);
+        this.echoWaiters.delete(key);
+        resolve(at - sentAt);
+      });
+      this.write(KEY);
     });
   }
 
   write(data: string): void {
     this.socket.send(this.ours ? Buffer.from(data) : data, { binary: this.ours });
-  }
-
-  async until(test: () => boolean, timeoutMs: number): Promise<number | undefined> {
-    const started = performance.now();
-    while (!test()) {
-      if (performance.now() - started > timeoutMs) return undefined;
-      await sleep(2);
-    }
-    return performance.now() - started;
   }
 
   close(): void {
@@ -134,9 +128,8 @@ class SlowClient {
   }
 }
 
-function rss(pid: number): number {
-  return Number(readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]) * 4096;
-}
+/** RSS of the server's own Node process(es), as the main bench reads it. */
+const rss = (pid: number) => treeMemory(pid).serverRss;
 
 function yesRunning(server: ServerProcess): boolean {
   return processTree(server.pid).some((pid) => {
@@ -152,7 +145,7 @@ async function flood(name: string, server: ServerProcess, socket: WebSocket, our
   await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
   const client = new SlowClient(socket, ours);
   if (ours) socket.send(encodeMessage({ type: "hello", version: PROTOCOL_VERSION, lab: lab!, cols: 120, rows: 40 }));
-  if ((await client.until(() => PROMPT.test(client.text), 15_000)) === undefined) throw new Error(`${name}: no prompt`);
+  if ((await waitFor(() => PROMPT.test(client.text), 15_000)) === undefined) throw new Error(`${name}: no prompt`);
   const rssBefore = rss(server.pid);
   let rssMax = rssBefore;
   client.write("yes\r");
@@ -162,7 +155,6 @@ async function flood(name: string, server: ServerProcess, socket: WebSocket, our
   let stoppedEarly = false;
   const started = performance.now();
   let nextEcho = started + 1000;
-  let marker = 0;
   while (performance.now() - started < SECONDS * 1000) {
     const now = performance.now();
     const memory = rss(server.pid);
@@ -172,9 +164,7 @@ async function flood(name: string, server: ServerProcess, socket: WebSocket, our
       break;
     }
     if (now >= nextEcho) {
-      // A letter `yes` never prints; the tty echoes it into the stream.
-      const letter = String.fromCharCode(65 + (marker++ % 26));
-      const took = await client.echo(letter, 5000);
+      const took = await client.echo(5000);
       if (took === undefined) lost++;
       else echoes.push(took);
       nextEcho = performance.now() + 1000;
@@ -185,10 +175,9 @@ async function flood(name: string, server: ServerProcess, socket: WebSocket, our
 
   client.write("\x03");
   const sentAt = performance.now();
-  const yesGone = await waitFor(() => !yesRunning(server), 10_000);
-  const ctrlCToYesGoneMs = yesGone === undefined ? undefined : yesGone - sentAt;
-  const prompt = await client.until(() => /\^C/.test(client.text) && PROMPT.test(client.text), 15_000);
-  const ctrlCToPromptMs = prompt === undefined ? undefined : performance.now() - sentAt;
+  const ctrlCToYesGoneMs = await waitFor(() => !yesRunning(server), 10_000);
+  const promptSeen = await waitFor(() => /\^C/.test(client.text) && PROMPT.test(client.text), 15_000);
+  const ctrlCToPromptMs = promptSeen === undefined ? undefined : performance.now() - sentAt;
   const deliveredMB = client.received / 1e6;
   client.close();
   echoes.sort((a, b) => a - b);
@@ -206,13 +195,14 @@ async function flood(name: string, server: ServerProcess, socket: WebSocket, our
   };
 }
 
+/** How long until `test()` held, in ms, or undefined after `timeoutMs`. */
 async function waitFor(test: () => boolean, timeoutMs: number): Promise<number | undefined> {
-  const deadline = performance.now() + timeoutMs;
+  const started = performance.now();
   while (!test()) {
-    if (performance.now() > deadline) return undefined;
-    await sleep(5);
+    if (performance.now() - started > timeoutMs) return undefined;
+    await sleep(2);
   }
-  return performance.now();
+  return performance.now() - started;
 }
 
 let lab: string | undefined;
