@@ -19,6 +19,7 @@ import WebSocket from "ws";
 import { FrameKind, PROTOCOL_VERSION, SUBPROTOCOL, decodeFrame, encodeMessage } from "../server/protocol.ts";
 import { writeBenchmarksPage } from "./lib/report.ts";
 import { cleanEnv, killStarted, processTree, sleep, startServer, treeMemory, type ServerProcess } from "./lib/procs.ts";
+import { linkToken, operatorHealth } from "./lib/term.ts";
 
 const { values } = parseArgs({
   options: {
@@ -144,7 +145,7 @@ function yesRunning(server: ServerProcess): boolean {
 async function flood(name: string, server: ServerProcess, socket: WebSocket, ours: boolean): Promise<FloodResult> {
   await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
   const client = new SlowClient(socket, ours);
-  if (ours) socket.send(encodeMessage({ type: "hello", version: PROTOCOL_VERSION, lab: lab!, cols: 120, rows: 40 }));
+  if (ours) socket.send(encodeMessage({ type: "hello", version: PROTOCOL_VERSION, lab: lab!, cols: 120, rows: 40, token: linkToken(server.url) }));
   if ((await waitFor(() => PROMPT.test(client.text), 15_000)) === undefined) throw new Error(`${name}: no prompt`);
   const rssBefore = rss(server.pid);
   let rssMax = rssBefore;
@@ -221,11 +222,11 @@ async function main(): Promise<void> {
         readyLine: /^http:\/\/\S+$/,
       });
       servers.push(server);
-      lab = ((await (await fetch(new URL("healthz", server.url))).json()) as { labs: string[] }).labs[0];
+      lab = (await operatorHealth(server.url)).labs?.[0];
       return server;
     };
     const ourSocket = (server: ServerProcess) =>
-      new WebSocket(new URL("ws", server.url.replace(/^http/, "ws")).toString(), SUBPROTOCOL, { origin: server.url.replace(/\/$/, "") });
+      new WebSocket(new URL("ws", server.url.replace(/^http/, "ws")).toString(), SUBPROTOCOL, { origin: new URL(server.url).origin });
     console.log(`flood: yes for ${SECONDS} s, client taking in ${(CLIENT_RATE / 1e6).toFixed(1)} MB/s`);
     const results: FloodResult[] = [];
     const ours = await startOurs([]);

@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { connectToPrompt, echoLatency, idleSessions, percentiles, throughput, type EchoOptions, type EchoResult, type Peer } from "./lib/metrics.ts";
 import { cleanEnv, freePort, killStarted, serverCpu, sleep, startServer, type ServerProcess } from "./lib/procs.ts";
 import { writeBenchmarksPage, type PeerResult, type Report, type Target } from "./lib/report.ts";
-import { LocalPtyTerm, NaiveTerm, OurTerm, WettyTerm } from "./lib/term.ts";
+import { LocalPtyTerm, NaiveTerm, OurTerm, WettyTerm, operatorHealth } from "./lib/term.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const peersDir = path.join(root, "bench", ".peers");
@@ -87,14 +87,17 @@ async function main(): Promise<void> {
     const dataDir = path.join(workDir, "lab-data");
     const shellDir = path.join(workDir, "shell");
     mkdirSync(shellDir);
-    const ours = await startServer("lab server", [serverMain, "--port", "0", "--data-dir", dataDir, "--driver", "host"], {
+    // The bench opens hundreds of terminals from one address in a minute: lift the upgrade rate a workshop server keeps.
+    const configFile = path.join(workDir, "bench-config.json");
+    writeFileSync(configFile, JSON.stringify({ limits: { upgradesPerMinutePerAddress: 1_000_000 } }));
+    const ours = await startServer("lab server", [serverMain, "--port", "0", "--data-dir", dataDir, "--driver", "host", "--config", configFile], {
       cwd: root,
       env,
       readyLine: /^http:\/\/\S+$/,
     });
     servers.push(ours);
     // The server only opens shells for the labs it has: take the first one it names.
-    const health = (await (await fetch(new URL("healthz", ours.url))).json()) as { labs: string[] | null };
+    const health = await operatorHealth(ours.url);
     const lab = health.labs?.[0] ?? "sandbox";
     const wettyPort = await freePort();
     const wetty = await startServer(

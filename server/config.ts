@@ -7,6 +7,15 @@ import { FlowDefaults } from "./protocol.ts";
 
 const bytes = z.number().int().positive();
 const ms = z.number().int().positive();
+const count = z.number().int().positive();
+const origin = z.string().refine((text) => {
+  try {
+    const url = new URL(text);
+    return (url.protocol === "http:" || url.protocol === "https:") && url.origin === text.replace(/\/$/, "");
+  } catch {
+    return false;
+  }
+}, "an origin is scheme://host[:port], e.g. https://labs.example.org");
 
 export const LimitsSchema = z
   .object({
@@ -20,7 +29,15 @@ export const LimitsSchema = z
     leaveGraceMs: ms.default(10_000).describe("How long a session outlives a page that said it was leaving (closed or reloaded)"),
     environmentGraceMs: ms.default(60 * 1000).describe("How long a lab environment outlives its last session"),
     helloTimeoutMs: ms.default(10_000).describe("Time a new connection has to send its hello"),
-    maxSessions: z.number().int().positive().default(1000).describe("Terminal sessions held at once, attached or not"),
+    maxSessions: count.default(1000).describe("Terminal sessions held at once on the server, attached or not; beyond it a hello is refused with close code 4429"),
+    maxEnvironments: count.default(200).describe("Lab environments held at once on the server; beyond it a hello needing a new one is refused with close code 4429"),
+    maxSessionsPerReader: count.default(16).describe("Terminal sessions one reader holds at once; beyond it a hello is refused with close code 4429"),
+    maxEnvironmentsPerReader: count.default(4).describe("Lab environments one reader holds at once (one per lab page is the usual need); beyond it close code 4429"),
+    maxConnectionsPerReader: count.default(32).describe("Open terminal connections of one reader; beyond it close code 4429"),
+    upgradesPerMinutePerAddress: count.default(240).describe("WebSocket upgrades one client address may make a minute (before any token is read); beyond it HTTP 429 at the upgrade"),
+    maxCols: z.number().int().min(20).max(1000).default(500).describe("Widest terminal a session may ask for; wider requests get this width (a repaint costs cols × rows)"),
+    maxRows: z.number().int().min(5).max(1000).default(200).describe("Tallest terminal a session may ask for; taller requests get this height"),
+    maxQueuedChecksPerEnvironment: count.default(4).describe("Checks waiting while another check of the same environment runs (they run one after another); beyond it HTTP 429"),
     maxCheckOutputBytes: bytes.default(64 * 1024).describe("Output of a check script kept as feedback"),
   })
   .refine((limits) => limits.lowWatermarkBytes < limits.highWatermarkBytes, {
@@ -48,6 +65,12 @@ export const ServerConfigSchema = z.object({
     .default("auto")
     .describe("Which containerd the labs use: the system's when its socket answers (auto), or one the server starts and supervises (embedded)"),
   shell: z.string().default("/bin/bash").describe("Login shell started in each terminal"),
+  token: z.string().min(16).optional().describe("The operator's access token (programmatic use and tests; a command line would show it in ps: use tokenFile)"),
+  tokenFile: z.string().optional().describe("File holding the operator's access token, for a link that stays the same across restarts; made with a new token when missing"),
+  readersFile: z.string().optional().describe("Readers of a workshop, one `NAME TOKEN` a line (`invite NAME` adds one); default <dataDir>/readers"),
+  publicUrl: z.string().url().optional().describe("The URL readers open when it is not the listen address (a reverse proxy with TLS): links are printed with it and its host is accepted"),
+  allowOrigins: z.array(origin).default([]).describe("Origins of pages elsewhere (a static deploy of the site) that may use this server"),
+  allowHosts: z.array(z.string().min(1)).default([]).describe("Host names requests may name besides loopback ones, the listen address and the public URL's host"),
   limits: LimitsSchema.prefault({}),
 });
 

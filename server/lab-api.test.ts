@@ -10,7 +10,7 @@ import { NamespacesDriver } from "./drivers/namespaces.ts";
 import { labApiRoutes } from "./lab-api.ts";
 import { loadLabs } from "./labs.ts";
 import { ProtocolClient } from "./testing/protocol-client.ts";
-import { startTestServer } from "./testing/lab-server.ts";
+import { authorizedFetch, startTestServer } from "./testing/lab-server.ts";
 
 const LAB = "k8s-nix-way-part-1";
 const labs = loadLabs("labs");
@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 async function check(checkpoint: string, body: unknown, lab = LAB) {
-  const response = await fetch(new URL(`api/labs/${lab}/checkpoints/${checkpoint}/check`, server.url), {
+  const response = await authorizedFetch(new URL(`api/labs/${lab}/checkpoints/${checkpoint}/check`, server.url), {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: typeof body === "string" ? body : JSON.stringify(body),
@@ -35,7 +35,7 @@ async function check(checkpoint: string, body: unknown, lab = LAB) {
 
 describe("lab API", () => {
   it("lists the labs and their checkpoints", async () => {
-    const response = await fetch(new URL("api/labs", server.url));
+    const response = await authorizedFetch(new URL("api/labs", server.url));
     const { labs: listed } = (await response.json()) as { labs: { id: string; checkpoints: { id: string }[] }[] };
     expect(listed.map((lab) => lab.id)).toContain(LAB);
     expect(listed.find((lab) => lab.id === LAB)!.checkpoints.map((c) => c.id)).toContain("cni-fixed");

@@ -5,9 +5,13 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
+import type { Reader } from "./access.ts";
 import { sendJson } from "./app.ts";
 import type { LabSessions } from "./lab-sessions.ts";
-import type { LabEnvironment } from "./drivers/driver.ts";
+import type { DriverHealth, LabEnvironment } from "./drivers/driver.ts";
+import { log } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import { QueueFullError } from "./serial-queue.ts";
 
 export interface CheckResult {
   passed: boolean;
@@ -20,7 +24,15 @@ export interface CheckpointRunner {
   /** Checkpoint summaries per lab, for GET /api/labs. */
   list(): { id: string; title: string; checkpoints: { id: string; title: string }[] }[];
   hasCheckpoint(lab: string, checkpoint: string): boolean;
-  run(lab: string, checkpoint: string, environment: LabEnvironment): Promise<CheckResult>;
+  run(lab: string, checkpoint: string, environment: LabEnvironment): Promise<CheckResult & { timedOut?: boolean }>;
+}
+
+/** What the server hands an API route: the request's reader is authenticated already. */
+export interface ApiContext {
+  sessions: LabSessions;
+  reader: Reader;
+  health(): DriverHealth;
+  metrics?: Metrics;
 }
 
 const CheckRequest = z.object({
@@ -40,8 +52,10 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
   return JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}");
 }
 
+class DegradedError extends Error {}
+
 export function labApiRoutes(runner: CheckpointRunner) {
-  return async (request: IncomingMessage, response: ServerResponse, sessions: LabSessions): Promise<boolean> => {
+  return async (request: IncomingMessage, response: ServerResponse, { sessions, reader, health, metrics }: ApiContext): Promise<boolean> => {
     const url = new URL(request.url ?? "/", "http://localhost");
     if (url.pathname === "/api/labs" && request.method === "GET") {
       sendJson(response, 200, { labs: runner.list() });
@@ -70,7 +84,8 @@ export function labApiRoutes(runner: CheckpointRunner) {
       sendJson(response, 400, { error: "bad-request", message: "the body must be {\"environment\": \"<id>\"}" });
       return true;
     }
-    const environment = sessions.environment(parsed.data.environment);
+    // Another reader's environment gets the same answer as one that does not exist.
+    const environment = sessions.environment(parsed.data.environment, reader);
     if (!environment || environment.lab !== lab) {
       sendJson(response, 404, {
         error: "unknown-environment",
@@ -78,7 +93,33 @@ export function labApiRoutes(runner: CheckpointRunner) {
       });
       return true;
     }
-    sendJson(response, 200, await runner.run(lab, checkpoint, environment));
+    const logger = log.child({ reader: reader.id, environment: environment.id, checkpoint });
+    let result: Awaited<ReturnType<CheckpointRunner["run"]>>;
+    try {
+      result = await sessions.queueCheck(environment, async () => {
+        // Asked again once its turn comes: the service may have gone down while it waited.
+        const now = health();
+        if (now.status !== "ok") throw new DegradedError(now.reasons.join("; "));
+        return runner.run(lab, checkpoint, environment);
+      });
+    } catch (error) {
+      if (error instanceof QueueFullError) {
+        metrics?.refused.inc({ reason: "check-queue-full" });
+        sendJson(response, 429, { error: "check-queue-full", message: "checks of this lab environment are already waiting their turn: wait for them, then check again" });
+      } else if (error instanceof DegradedError) {
+        metrics?.checks.inc({ result: "error" });
+        sendJson(response, 503, { error: "service-degraded", message: `the check could not run: ${error.message}. Try again in a few seconds.` });
+      } else {
+        metrics?.checks.inc({ result: "error" });
+        logger.error({ err: error }, "check failed to run");
+        sendJson(response, 500, { error: "server-error", message: "the check could not run on the lab server" });
+      }
+      return true;
+    }
+    metrics?.checks.inc({ result: result.timedOut ? "timed-out" : result.passed ? "passed" : "failed" });
+    metrics?.checkSeconds.observe(result.durationMs / 1000);
+    logger.info({ passed: result.passed, durationMs: result.durationMs }, "check ran");
+    sendJson(response, 200, result);
     return true;
   };
 }

@@ -3,11 +3,14 @@
  * share a lab environment; an environment is disposed a while after its
  * last terminal ends, so a reload or a second terminal can join it again.
  */
+import type { Reader } from "./access.ts";
 import type { Limits } from "./config.ts";
 import type { LabEnvironment, SessionDriver } from "./drivers/driver.ts";
 import { newId } from "./drivers/host.ts";
+import { log } from "./log.ts";
 import type { ErrorCode, Hello } from "./protocol.ts";
 import { CloseCode } from "./protocol.ts";
+import { SerialQueue } from "./serial-queue.ts";
 import { TerminalSession } from "./terminal-session.ts";
 
 /** A refusal a client is told about, with the close code that goes with it. */
@@ -23,9 +26,16 @@ export class SessionError extends Error {
 
 interface EnvironmentEntry {
   environment: LabEnvironment;
+  /** The reader who made it: nobody else's hello or check reaches it (the operator's excepted). */
+  owner: string;
   sessions: Set<TerminalSession>;
   disposeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Checks of one environment run one after another: concurrent ones see each other's probes. */
+  checks: SerialQueue;
 }
+
+/** Whether a reader may use what `owner` made: their own, or anything for the operator. */
+const mayUse = (reader: Reader, owner: string) => reader.operator || reader.id === owner;
 
 export interface LabSessionsOptions {
   driver: SessionDriver;
@@ -39,7 +49,13 @@ export class LabSessions {
   private readonly limits: Limits;
   private readonly hasLab: (lab: string) => boolean;
   private readonly sessions = new Map<string, TerminalSession>();
+  private readonly sessionOwners = new Map<TerminalSession, string>();
   private readonly environments = new Map<string, EnvironmentEntry>();
+  /** Environments being made, per reader, so a burst of hellos cannot pass the limit while they start. */
+  private readonly pendingEnvironments = new Map<string, number>();
+  private readonly connections = new Map<string, number>();
+  /** Repaints serialize a whole screen: one at a time bounds their memory. */
+  readonly repaints = new SerialQueue();
   private closing = false;
 
   constructor(options: LabSessionsOptions) {
@@ -56,34 +72,67 @@ export class LabSessions {
     return this.environments.size;
   }
 
-  environment(id: string): LabEnvironment | undefined {
-    return this.environments.get(id)?.environment;
+  /** A reader's environment by id; another reader's gets the same answer as an unknown one. */
+  environment(id: string, reader: Reader): LabEnvironment | undefined {
+    const entry = this.environments.get(id);
+    return entry && mayUse(reader, entry.owner) ? entry.environment : undefined;
+  }
+
+  /** Runs a check in an environment after the checks queued before it; throws QueueFullError past the limit. */
+  queueCheck<T>(environment: LabEnvironment, task: () => Promise<T>): Promise<T> {
+    const entry = this.environments.get(environment.id);
+    if (!entry) return Promise.reject(new Error(`environment ${environment.id} has ended`));
+    return entry.checks.run(task);
+  }
+
+  /** Counts an open terminal connection of a reader; the returned function releases it. */
+  connect(reader: Reader): () => void {
+    const open = this.connections.get(reader.id) ?? 0;
+    if (!reader.operator && open >= this.limits.maxConnectionsPerReader) {
+      throw new SessionError("limit-reached", `you have ${open} terminal connections open, the most this server allows (${this.limits.maxConnectionsPerReader}); close some tabs`, CloseCode.limitReached);
+    }
+    this.connections.set(reader.id, open + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.connections.get(reader.id) ?? 1) - 1;
+      if (left > 0) this.connections.set(reader.id, left);
+      else this.connections.delete(reader.id);
+    };
   }
 
   /** The session a hello asks for: the one it resumes, or a new one. */
-  async open(hello: Hello): Promise<TerminalSession> {
+  async open(hello: Hello, reader: Reader): Promise<TerminalSession> {
     if (this.closing) throw new SessionError("server-error", "the lab server is shutting down", CloseCode.goingAway);
     if (!this.hasLab(hello.lab)) {
       throw new SessionError("unknown-lab", `no lab named "${hello.lab}" on this server`, CloseCode.notFound);
     }
     if (hello.session) {
       const existing = this.sessions.get(hello.session);
-      if (existing && existing.environment.lab === hello.lab) return existing;
+      const owner = existing && this.sessionOwners.get(existing);
+      if (existing && owner !== undefined && mayUse(reader, owner) && existing.environment.lab === hello.lab) return existing;
       throw new SessionError("unknown-session", "that shell has ended; starting a new one", CloseCode.notFound);
     }
     if (this.sessions.size >= this.limits.maxSessions) {
       throw new SessionError("limit-reached", `this server holds its limit of ${this.limits.maxSessions} terminals`, CloseCode.limitReached);
     }
-    const entry = await this.environmentFor(hello.lab, hello.environment);
+    const own = [...this.sessionOwners.values()].filter((owner) => owner === reader.id).length;
+    if (!reader.operator && own >= this.limits.maxSessionsPerReader) {
+      throw new SessionError("limit-reached", `you have ${own} terminals open, the most this server allows one reader (${this.limits.maxSessionsPerReader}); close one first`, CloseCode.limitReached);
+    }
+    const entry = await this.environmentFor(hello.lab, hello.environment, reader);
     const session = new TerminalSession({
       id: newId(),
       environment: entry.environment,
-      cols: hello.cols,
-      rows: hello.rows,
+      cols: Math.min(hello.cols, this.limits.maxCols),
+      rows: Math.min(hello.rows, this.limits.maxRows),
       limits: this.limits,
+      repaints: this.repaints,
       onEnd: (ended) => this.ended(ended),
     });
     this.sessions.set(session.id, session);
+    this.sessionOwners.set(session, reader.id);
     entry.sessions.add(session);
     clearTimeout(entry.disposeTimer);
     return session;
@@ -93,40 +142,74 @@ export class LabSessions {
   async close(): Promise<void> {
     this.closing = true;
     for (const session of this.sessions.values()) session.end();
-    await Promise.all(
-      [...this.environments.values()].map(async (entry) => {
-        clearTimeout(entry.disposeTimer);
-        await entry.environment.dispose();
-      }),
-    );
-    this.environments.clear();
+    await Promise.all([...this.environments.values()].map((entry) => this.dispose(entry)));
   }
 
-  private async environmentFor(lab: string, id: string | undefined): Promise<EnvironmentEntry> {
+  private async environmentFor(lab: string, id: string | undefined, reader: Reader): Promise<EnvironmentEntry> {
     const existing = id ? this.environments.get(id) : undefined;
-    if (existing && existing.environment.lab === lab) return existing;
+    // Another reader's environment id gets what an unknown one gets: a new environment of one's own.
+    if (existing && existing.environment.lab === lab && mayUse(reader, existing.owner)) return existing;
+    const pending = this.pendingEnvironments.get(reader.id) ?? 0;
+    const own = [...this.environments.values()].filter((entry) => entry.owner === reader.id).length + pending;
+    if (!reader.operator && own >= this.limits.maxEnvironmentsPerReader) {
+      throw new SessionError(
+        "limit-reached",
+        `you have ${own} lab environments, the most this server allows one reader (${this.limits.maxEnvironmentsPerReader}); close the terminals of another lab page, or wait for its environment to end`,
+        CloseCode.limitReached,
+      );
+    }
+    const total = [...this.pendingEnvironments.values()].reduce((sum, count) => sum + count, 0) + this.environments.size;
+    if (total >= this.limits.maxEnvironments) {
+      throw new SessionError("limit-reached", `this server holds its limit of ${this.limits.maxEnvironments} lab environments; try again later`, CloseCode.limitReached);
+    }
+    this.pendingEnvironments.set(reader.id, pending + 1);
     let environment: LabEnvironment;
     try {
       environment = await this.driver.createEnvironment(lab);
     } catch (error) {
+      log.error({ reader: reader.id, lab, err: error }, "lab environment could not be made");
       throw new SessionError("environment-failed", `the lab environment could not be made: ${(error as Error).message}`, CloseCode.serverError);
+    } finally {
+      const left = (this.pendingEnvironments.get(reader.id) ?? 1) - 1;
+      if (left > 0) this.pendingEnvironments.set(reader.id, left);
+      else this.pendingEnvironments.delete(reader.id);
     }
-    const entry: EnvironmentEntry = { environment, sessions: new Set(), disposeTimer: undefined };
+    const entry: EnvironmentEntry = {
+      environment,
+      owner: reader.id,
+      sessions: new Set(),
+      disposeTimer: undefined,
+      checks: new SerialQueue(this.limits.maxQueuedChecksPerEnvironment),
+    };
     this.environments.set(environment.id, entry);
+    log.info({ reader: reader.id, environment: environment.id, lab }, "lab environment started");
+    if (this.closing) await this.dispose(entry);
     return entry;
   }
 
   private ended(session: TerminalSession): void {
     this.sessions.delete(session.id);
+    this.sessionOwners.delete(session);
     const entry = this.environments.get(session.environment.id);
     if (!entry) return;
     entry.sessions.delete(session);
     if (entry.sessions.size > 0 || this.closing) return;
     entry.disposeTimer = setTimeout(() => {
       if (entry.sessions.size > 0) return;
-      this.environments.delete(entry.environment.id);
-      void entry.environment.dispose();
+      void this.dispose(entry);
     }, this.limits.environmentGraceMs);
     entry.disposeTimer.unref();
+  }
+
+  /** Disposes an environment; a failure is logged, never thrown: one broken environment must not take the server down. */
+  private async dispose(entry: EnvironmentEntry): Promise<void> {
+    clearTimeout(entry.disposeTimer);
+    this.environments.delete(entry.environment.id);
+    try {
+      await entry.environment.dispose();
+      log.info({ reader: entry.owner, environment: entry.environment.id }, "lab environment disposed");
+    } catch (error) {
+      log.error({ reader: entry.owner, environment: entry.environment.id, err: error }, "lab environment could not be disposed");
+    }
   }
 }

@@ -32,6 +32,8 @@ export const CloseCode = {
   goingAway: 1001,
   /** Another connection attached to the session (the newest tab wins). */
   replaced: 4000,
+  /** The client drops this socket to open a new one at once (its Reconnect): keep the shell. */
+  reconnecting: 4001,
   policy: 1008,
   tooBig: 1009,
   badFrame: 4400,
@@ -89,6 +91,7 @@ export const ErrorCode = z.enum([
   "limit-reached",
   "unauthorized",
   "environment-failed",
+  "service-degraded",
   "server-error",
 ]);
 export const ErrorMessage = z.object({
@@ -96,7 +99,13 @@ export const ErrorMessage = z.object({
   code: ErrorCode,
   message: z.string().describe("What went wrong, for a reader"),
 });
-export const ServerMessage = z.discriminatedUnion("type", [Welcome, Exit, ErrorMessage]);
+/** Something the reader should know that is not an error of theirs, e.g. the lab's containerd restarting. */
+export const Notice = z.object({
+  type: z.literal("notice"),
+  level: z.enum(["info", "warning"]),
+  message: z.string().describe("A sentence for the reader"),
+});
+export const ServerMessage = z.discriminatedUnion("type", [Welcome, Exit, ErrorMessage, Notice]);
 
 export type Hello = z.infer<typeof Hello>;
 export type Resize = z.infer<typeof Resize>;
@@ -107,6 +116,7 @@ export type Welcome = z.infer<typeof Welcome>;
 export type Exit = z.infer<typeof Exit>;
 export type ErrorCode = z.infer<typeof ErrorCode>;
 export type ErrorMessage = z.infer<typeof ErrorMessage>;
+export type Notice = z.infer<typeof Notice>;
 export type ServerMessage = z.infer<typeof ServerMessage>;
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; error: string };

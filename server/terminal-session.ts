@@ -8,14 +8,22 @@ import { writeSync } from "node:fs";
 import * as pty from "node-pty";
 import type { Limits } from "./config.ts";
 import type { LabEnvironment } from "./drivers/driver.ts";
+import type { SerialQueue } from "./serial-queue.ts";
 import { killSessionProcesses } from "./processes.ts";
 import { ReplayBuffer } from "./replay-buffer.ts";
 import { ScreenState } from "./screen-state.ts";
 
 /** Where a session's output goes while a client is attached. */
 export interface SessionClient {
-  /** Output from `offset`: the chunks in order, for one frame (they may be views of the replay ring: copy before returning). */
-  output(offset: number, chunks: readonly Buffer[]): void;
+  /** False once the client's connection has closed (checked after every wait). */
+  readonly isOpen: boolean;
+  /**
+   * Output from `offset`: the chunks in order, for one frame (they may be views
+   * of the replay ring: copy before returning). Call `written` once the frame
+   * has left for the network: until then it counts as unacknowledged whatever
+   * the client acks, so a client that stops reading cannot make us queue.
+   */
+  output(offset: number, chunks: readonly Buffer[], written: () => void): void;
   repaint(offset: number, data: Buffer): void;
   exit(code: number, signal: number | undefined): void;
   /** Another client took the session over. */
@@ -49,6 +57,8 @@ export interface TerminalSessionOptions {
   cols: number;
   rows: number;
   limits: Limits;
+  /** Where repaints wait their turn (one at a time on the server). */
+  repaints?: SerialQueue;
   onEnd(session: TerminalSession): void;
 }
 
@@ -61,7 +71,18 @@ export class TerminalSession {
   private readonly pty: pty.IPty;
   private readonly replay: ReplayBuffer;
   private readonly screen: ScreenState;
+  private readonly repaints: SerialQueue | undefined;
   private client: SessionClient | undefined;
+  /**
+   * Flow control, as stream offsets: `sent` is what went to the client's
+   * socket, `written` what the socket has handed to the network, `claimedAck`
+   * what the client says it processed (never beyond `sent`). Only
+   * min(claimedAck, written) counts as acknowledged: invariant
+   * acked ≤ written ≤ sent ≤ replay.end.
+   */
+  private sent = 0;
+  private written = 0;
+  private claimedAck = 0;
   private acked = 0;
   private paused = false;
   private pendingOutput: Buffer[] = [];
@@ -81,6 +102,7 @@ export class TerminalSession {
     this.environment = options.environment;
     this.limits = options.limits;
     this.onEnd = options.onEnd;
+    this.repaints = options.repaints;
     this.screen = new ScreenState(options.cols, options.rows);
     this.replay = new ReplayBuffer(this.limits.replayBufferBytes, (evicted) => this.screen.feed(evicted));
     const shell = this.environment.shellCommand();
@@ -131,21 +153,54 @@ export class TerminalSession {
     if (!this.replay.since(from)) {
       replay = "repaint";
       from = this.replay.start;
-      screen = await this.screen.serialize();
+      screen = this.repaints ? await this.repaints.run(() => this.screen.serialize()) : await this.screen.serialize();
     }
     if (this.ended || generation !== this.attachGeneration) return;
+    if (!client.isOpen) {
+      // The socket closed while the repaint was made: nobody is attached, so the grace period runs.
+      this.resumeAfterAttach();
+      this.startGrace(this.limits.graceMs);
+      return;
+    }
     announce({ offset: from, replay });
-    if (screen !== undefined) client.repaint(from, Buffer.from(screen, "utf8"));
-    if (this.replay.end > from) client.output(from, this.replay.since(from)!);
     this.client = client;
-    this.acked = from;
+    this.sent = this.written = this.claimedAck = this.acked = from;
+    if (screen !== undefined) client.repaint(from, Buffer.from(screen, "utf8"));
+    if (this.replay.end > from) this.send(from, this.replay.since(from)!);
     if (this.exitStatus) {
       client.exit(this.exitStatus.code, this.exitStatus.signal);
       this.end();
       return;
     }
+    this.resumeAfterAttach();
+  }
+
+  private resumeAfterAttach(): void {
+    if (this.exitStatus || this.ended) return;
     this.paused = false;
     this.pty.resume();
+    this.updateFlow();
+  }
+
+  /** Hands output to the client, and counts it written only when its socket says so. */
+  private send(offset: number, chunks: readonly Buffer[]): void {
+    const client = this.client;
+    if (!client) return;
+    let end = offset;
+    for (const chunk of chunks) end += chunk.byteLength;
+    this.sent = Math.max(this.sent, end);
+    const generation = this.attachGeneration;
+    client.output(offset, chunks, () => {
+      if (generation !== this.attachGeneration || this.client !== client || end <= this.written) return;
+      this.written = end;
+      this.settleAck();
+    });
+  }
+
+  private settleAck(): void {
+    const acked = Math.min(this.claimedAck, this.written);
+    if (acked <= this.acked) return;
+    this.acked = acked;
     this.updateFlow();
   }
 
@@ -178,10 +233,11 @@ export class TerminalSession {
     this.screen.resize(cols, rows);
   }
 
+  /** The client processed output up to `offset`; beyond what it was sent, the claim is cut to that. */
   ack(offset: number): void {
-    if (offset <= this.acked || offset > this.replay.end) return;
-    this.acked = offset;
-    this.updateFlow();
+    if (!this.client) return;
+    this.claimedAck = Math.max(this.claimedAck, Math.min(offset, this.sent));
+    this.settleAck();
   }
 
   /** Ends the session: the shell and every process of its terminal session go. */
@@ -229,7 +285,7 @@ export class TerminalSession {
     this.pendingOutput = [];
     this.pendingOutputBytes = 0;
     // The pty reads go to the socket as they are: the frame is built with one copy.
-    this.client?.output(this.replay.end - bytes, chunks);
+    this.send(this.replay.end - bytes, chunks);
   }
 
   private updateFlow(): void {

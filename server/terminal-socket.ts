@@ -4,8 +4,11 @@
  * Anything malformed gets an error frame naming what was wrong.
  */
 import type { RawData, WebSocket } from "ws";
+import type { Access, Reader } from "./access.ts";
 import type { Limits } from "./config.ts";
 import { SessionError, type LabSessions } from "./lab-sessions.ts";
+import { log } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
 import {
   CloseCode,
   FrameKind,
@@ -14,6 +17,8 @@ import {
   encodeMessage,
   parseClientMessage,
   type ErrorCode,
+  type Hello,
+  type Notice,
   type ServerMessage,
 } from "./protocol.ts";
 import type { SessionClient, TerminalSession } from "./terminal-session.ts";
@@ -24,10 +29,25 @@ function toBuffer(data: RawData): Buffer {
   return Buffer.from(data);
 }
 
-export function handleTerminalSocket(socket: WebSocket, sessions: LabSessions, limits: Limits): void {
+export interface TerminalSocketContext {
+  sessions: LabSessions;
+  limits: Limits;
+  access: Access;
+  metrics?: Metrics;
+  /** Subscribes to notices for every reader (a shared service going down or coming back). */
+  onNotice?(listener: (notice: Notice) => void): () => void;
+}
+
+export function handleTerminalSocket(socket: WebSocket, context: TerminalSocketContext): void {
+  const { sessions, limits, access, metrics } = context;
   let session: TerminalSession | undefined;
   let opening = false;
   let leaving = false;
+  let releaseConnection: (() => void) | undefined;
+  let logger = log.child({});
+  const unsubscribe = context.onNotice?.((notice) => {
+    if (session) send(notice);
+  });
   const send = (message: ServerMessage) => {
     if (socket.readyState === socket.OPEN) socket.send(encodeMessage(message));
   };
@@ -36,8 +56,16 @@ export function handleTerminalSocket(socket: WebSocket, sessions: LabSessions, l
     if (closeCode !== undefined) socket.close(closeCode, message.slice(0, 120));
   };
   const client: SessionClient = {
-    output: (offset, chunks) => {
-      if (socket.readyState === socket.OPEN) socket.send(encodeFrame(FrameKind.output, offset, chunks, Buffer.allocUnsafe));
+    get isOpen() {
+      return socket.readyState === socket.OPEN;
+    },
+    output: (offset, chunks, written) => {
+      if (socket.readyState !== socket.OPEN) return;
+      const frame = encodeFrame(FrameKind.output, offset, chunks, Buffer.allocUnsafe);
+      metrics?.bytes.inc({ direction: "out" }, frame.byteLength - 9);
+      socket.send(frame, (error) => {
+        if (!error) written();
+      });
     },
     repaint: (offset, data) => {
       if (socket.readyState === socket.OPEN) socket.send(encodeFrame(FrameKind.repaint, offset, data, Buffer.allocUnsafe));
@@ -58,7 +86,9 @@ export function handleTerminalSocket(socket: WebSocket, sessions: LabSessions, l
 
   socket.on("message", (data, isBinary) => {
     if (session && isBinary) {
-      const result = session.write(toBuffer(data));
+      const input = toBuffer(data);
+      metrics?.bytes.inc({ direction: "in" }, input.byteLength);
+      const result = session.write(input);
       if (!result.ok) fail("input-overflow", result.message);
       return;
     }
@@ -92,29 +122,50 @@ export function handleTerminalSocket(socket: WebSocket, sessions: LabSessions, l
     else if (message.type === "leave") leaving = true;
   });
 
-  const attach = async (hello: Parameters<LabSessions["open"]>[0]) => {
+  const attach = async (hello: Hello) => {
+    // The token, before anything is looked up or spawned.
+    const reader: Reader | undefined = access.authenticate(hello.token);
+    if (!reader) {
+      metrics?.refused.inc({ reason: "unauthorized" });
+      log.warn({ lab: hello.lab }, "terminal refused: no valid token");
+      fail("unauthorized", "this lab server needs your access link: open the link it printed when it started (it ends in #token=…)", CloseCode.unauthorized);
+      return;
+    }
+    logger = log.child({ reader: reader.id });
     try {
-      const opened = await sessions.open(hello);
+      releaseConnection = sessions.connect(reader);
+      if (socket.readyState !== socket.OPEN) return;
+      const opened = await sessions.open(hello, reader);
       if (socket.readyState !== socket.OPEN) {
         if (!hello.session) opened.end();
         return;
       }
       session = opened;
-      if (hello.session) session.resize(hello.cols, hello.rows);
+      if (hello.session) session.resize(Math.min(hello.cols, limits.maxCols), Math.min(hello.rows, limits.maxRows));
       const { id, environment } = session;
+      logger = log.child({ reader: reader.id, environment: environment.id, session: id });
       await session.attach(client, hello.session ? (hello.offset ?? 0) : undefined, ({ offset, replay }) => {
         send({ type: "welcome", version: PROTOCOL_VERSION, session: id, environment: environment.id, offset, replay });
       });
+      logger.info({ lab: hello.lab, resumed: Boolean(hello.session) }, "terminal attached");
     } catch (error) {
-      if (error instanceof SessionError) fail(error.code, error.message, error.closeCode);
-      else fail("server-error", (error as Error).message, CloseCode.serverError);
+      if (error instanceof SessionError) {
+        if (error.code === "limit-reached") metrics?.refused.inc({ reason: "limit-reached" });
+        logger.warn({ code: error.code }, error.message);
+        fail(error.code, error.message, error.closeCode);
+      } else {
+        logger.error({ err: error }, "terminal failed");
+        fail("server-error", (error as Error).message, CloseCode.serverError);
+      }
     }
   };
 
   socket.on("close", (code) => {
     clearTimeout(helloTimer);
+    unsubscribe?.();
+    releaseConnection?.();
     if (!session) return;
-    // An explicit close by the reader ends the shell; anything else may come back.
+    // An explicit close by the reader ends the shell; anything else (a reconnect, a drop) may come back.
     if (code === CloseCode.normal) session.end();
     else session.detach(client, leaving ? limits.leaveGraceMs : limits.graceMs);
   });

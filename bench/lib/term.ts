@@ -9,6 +9,18 @@ import * as pty from "node-pty";
 import WebSocket from "ws";
 import { FlowDefaults, FrameKind, PROTOCOL_VERSION, SUBPROTOCOL, decodeFrame, encodeMessage, parseServerMessage } from "../../server/protocol.ts";
 
+
+/** The token of a reader's link (http://host:port/#token=…), as the lab server prints it. */
+export function linkToken(link: string): string | undefined {
+  return new URLSearchParams(new URL(link).hash.slice(1)).get("token") ?? undefined;
+}
+
+/** GET /healthz with the link's token: the operator's view, with the server's labs. */
+export async function operatorHealth(link: string): Promise<{ labs: string[] | null }> {
+  const response = await fetch(new URL("healthz", link), { headers: { authorization: `Bearer ${linkToken(link)}` } });
+  return (await response.json()) as { labs: string[] | null };
+}
+
 export type Chunk = Buffer | string;
 
 /** Recent output kept as text, for prompts and echoes. */
@@ -96,13 +108,14 @@ export class OurTerm extends Term {
   private problem: string | undefined;
 
   static async connect(url: string, lab: string): Promise<OurTerm> {
+    const token = linkToken(url);
     const socket = new WebSocket(new URL("ws", url.replace(/^http/, "ws")).toString(), SUBPROTOCOL, { perMessageDeflate: false });
     const term = new OurTerm(socket);
     await new Promise<void>((resolve, reject) => {
       socket.once("open", () => resolve());
       socket.once("error", reject);
     });
-    socket.send(encodeMessage({ type: "hello", version: PROTOCOL_VERSION, lab, cols: 120, rows: 40 }));
+    socket.send(encodeMessage({ type: "hello", version: PROTOCOL_VERSION, lab, cols: 120, rows: 40, token }));
     await term.until(() => term.welcomed || term.problem !== undefined, 20_000, "welcome").catch((error: Error) => (term.problem ??= error.message));
     if (!term.welcomed) {
       socket.terminate();

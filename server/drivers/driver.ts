@@ -32,8 +32,22 @@ export interface LabEnvironment {
   dispose(): Promise<void>;
 }
 
+/**
+ * Whether the driver's shared services (containerd, each environment's
+ * registry) are up. "degraded" carries reasons written for an operator and
+ * a reader alike, e.g. "the lab's containerd stopped; restarting it (attempt 3)".
+ */
+export interface DriverHealth {
+  status: "ok" | "degraded";
+  reasons: string[];
+}
+
 export interface SessionDriver {
   readonly kind: string;
+  /** Current health; cheap enough to call on every /healthz and before every check. */
+  health(): DriverHealth;
+  /** Called whenever health() changes (so terminals can tell their readers); returns an unsubscribe. */
+  onHealthChange(listener: (health: DriverHealth) => void): () => void;
   /** Brings up what every environment of these labs shares (daemons, images); idempotent. */
   prepare(labs: readonly string[]): Promise<void>;
   createEnvironment(lab: string): Promise<LabEnvironment>;

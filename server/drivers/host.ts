@@ -6,8 +6,9 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
+import { userInfo } from "node:os";
 import path from "node:path";
-import type { LabEnvironment, ScriptResult, SessionDriver, ShellCommand } from "./driver.ts";
+import type { DriverHealth, LabEnvironment, ScriptResult, SessionDriver, ShellCommand } from "./driver.ts";
 
 export interface HostDriverOptions {
   dataDir: string;
@@ -19,16 +20,24 @@ export function newId(): string {
   return randomBytes(16).toString("base64url");
 }
 
-export function shellEnvironment(extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    // The server's own npm/node plumbing is no business of the reader's shell.
-    if (value !== undefined && !key.startsWith("npm_") && key !== "NODE_OPTIONS") env[key] = value;
-  }
-  env.PATH = (env.PATH ?? "/usr/bin:/bin").split(":").filter((dir) => !dir.includes("node_modules")).join(":");
+/** The only variables a reader's shell or a lab script starts with: never the server's own environment (its secrets included). */
+export function shellEnvironment(extra: Record<string, string> & { HOME: string }): Record<string, string> {
+  // PATH is where the tools are (on NixOS, profile folders), minus the server's own node_modules/.bin.
+  const path = (process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(":").filter((dir) => dir && !dir.includes("node_modules")).join(":");
+  const sbin = ["/usr/local/sbin", "/usr/sbin", "/sbin"].filter((dir) => !path.split(":").includes(dir));
+  const user = userInfo().username;
   // OSC 133;A before each prompt (shell integration): the page knows exactly when a Run's command is done.
   const promptMark = 'printf "\\033]133;A\\007"';
-  return { ...env, TERM: "xterm-256color", COLORTERM: "truecolor", LANG: env.LANG ?? "C.UTF-8", PROMPT_COMMAND: promptMark, ...extra };
+  return {
+    PATH: [...sbin, path].filter(Boolean).join(":"),
+    TERM: "xterm-256color",
+    COLORTERM: "truecolor",
+    LANG: "C.UTF-8",
+    USER: user,
+    LOGNAME: user,
+    PROMPT_COMMAND: promptMark,
+    ...extra,
+  };
 }
 
 /** Runs a script with bash, output bounded, killed (with its process group) at the timeout. */
@@ -79,6 +88,13 @@ export function runBash(
 
 export class HostDriver implements SessionDriver {
   readonly kind = "host";
+  /** Nothing shared to go down: the host driver is always healthy. */
+  health(): DriverHealth {
+    return { status: "ok", reasons: [] };
+  }
+  onHealthChange(): () => void {
+    return () => {};
+  }
   private readonly options: HostDriverOptions;
   private readonly environments = new Set<LabEnvironment>();
 
@@ -94,7 +110,7 @@ export class HostDriver implements SessionDriver {
     const id = newId();
     const workdir = path.resolve(this.options.dataDir, "environments", id);
     mkdirSync(workdir, { recursive: true });
-    const env = shellEnvironment({ NWL_LAB: lab, NWL_ENVIRONMENT: id });
+    const env = shellEnvironment({ HOME: workdir, NWL_LAB: lab, NWL_ENVIRONMENT: id });
     const { shell, maxScriptOutputBytes } = this.options;
     const environments = this.environments;
     const environment: LabEnvironment = {

@@ -4,17 +4,31 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { createLabServer, type LabServer, type LabServerParts } from "../app.ts";
 import { parseServerConfig, type ServerConfigInput } from "../config.ts";
+import { TEST_TOKEN } from "./protocol-client.ts";
+
+export { TEST_TOKEN };
+
+/** fetch with the test token as a bearer, JSON when a body is given. */
+export function authorizedFetch(url: string | URL, init: RequestInit = {}, token = TEST_TOKEN): Promise<Response> {
+  const headers = new Headers(init.headers);
+  headers.set("authorization", `Bearer ${token}`);
+  if (init.body !== undefined && !headers.has("content-type")) headers.set("content-type", "application/json");
+  return fetch(url, { ...init, headers });
+}
 
 export async function startTestServer(
   input: Partial<ServerConfigInput> = {},
   parts: LabServerParts = {},
 ): Promise<LabServer & { dataDir: string }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "nwl-test-"));
-  const config = parseServerConfig({ host: "127.0.0.1", port: 0, dataDir, ...input });
+  const config = parseServerConfig({ host: "127.0.0.1", port: 0, dataDir, token: TEST_TOKEN, ...input });
   const server = await createLabServer(config, parts);
   return {
     ...server,
     url: server.url,
+    link: server.link,
+    token: server.token,
+    warnings: server.warnings,
     sessions: server.sessions,
     dataDir,
     async close() {

@@ -13,6 +13,7 @@ import {
   parseServerMessage,
   type ClientMessage,
   type ErrorMessage,
+  type Notice,
   type Welcome,
 } from "../protocol.ts";
 
@@ -27,12 +28,22 @@ export interface ProtocolClientOptions {
   autoAck?: boolean;
   /** Keep the output (tests); benchmarks only count it. */
   keepOutput?: boolean;
+  /** Access token for the hello; TEST_TOKEN by default, null to send none. */
+  token?: string | null;
+  /** Origin header of the upgrade, as a browser page would send it. */
+  origin?: string;
+  /** Host header of the upgrade (a DNS-rebinding page sends its own name). */
+  host?: string;
 }
+
+/** The operator token test servers use (server/testing/lab-server.ts). */
+export const TEST_TOKEN = "test-token-0123456789abcdef";
 
 export class ProtocolClient {
   readonly socket: WebSocket;
   welcome: Welcome | undefined;
   readonly errors: ErrorMessage[] = [];
+  readonly notices: Notice[] = [];
   exitCode: number | undefined;
   closeCode: number | undefined;
   closeReason = "";
@@ -65,11 +76,18 @@ export class ProtocolClient {
 
   static async connect(baseUrl: string, options: ProtocolClientOptions = {}): Promise<ProtocolClient> {
     const url = new URL("ws", baseUrl.replace(/^http/, "ws")).toString();
-    const socket = new WebSocket(url, SUBPROTOCOL, { perMessageDeflate: false });
+    const socket = new WebSocket(url, SUBPROTOCOL, {
+      perMessageDeflate: false,
+      ...(options.origin ? { origin: options.origin } : {}),
+      ...(options.host ? { headers: { host: options.host } } : {}),
+    });
     const client = new ProtocolClient(socket, options);
     await new Promise<void>((resolve, reject) => {
       socket.once("open", () => resolve());
       socket.once("error", reject);
+      socket.once("unexpected-response", (_request, response) => {
+        reject(Object.assign(new Error(`upgrade refused: HTTP ${response.statusCode}`), { status: response.statusCode }));
+      });
     });
     client.send({
       type: "hello",
@@ -80,6 +98,7 @@ export class ProtocolClient {
       session: options.session,
       environment: options.environment,
       offset: options.offset,
+      token: options.token === null ? undefined : (options.token ?? TEST_TOKEN),
     });
     await client.until(() => client.welcome !== undefined || client.closeCode !== undefined, 20_000, "welcome");
     return client;
@@ -160,6 +179,7 @@ export class ProtocolClient {
         this.welcome = message;
         if (message.replay !== "exact") this.offset = message.offset;
       } else if (message.type === "exit") this.exitCode = message.code;
+      else if (message.type === "notice") this.notices.push(message);
       else this.errors.push(message);
       this.notify();
       return;
