@@ -104,10 +104,15 @@ function main(): void {
   createLabServer(config, { driver: makeDriver(config, labs), labs: [...labs.keys()], routes: labApiRoutes(checkpointRunner(labs)) }).then(
     (server) => {
       for (const warning of server.warnings) console.warn(`warning: ${warning}`);
-      console.log(
-        `Nix Way Labs is serving ${config.siteDir ? "the site and " : ""}the lab server (driver: ${config.driver}). Open this link; it is the key to a root shell in the labs, so hand it only to whoever should have one:`,
-      );
-      console.log(server.link);
+      const serving = `Nix Way Labs is serving ${config.siteDir ? "the site and " : ""}the lab server (driver: ${config.driver}).`;
+      if (config.tokenFile) {
+        // A stable token stays out of the output (a service's output is a log): its file is where it lives.
+        console.log(`${serving} Open this address with #token= and the token from ${config.tokenFile} after it:`);
+        console.log(server.link.replace(/#token=.*$/, "#token=…"));
+      } else {
+        console.log(`${serving} Open this link; it is the key to a root shell in the labs, so hand it only to whoever should have one:`);
+        console.log(server.link);
+      }
       // npm forwards the terminal's signal to us as well, so a second one must not
       // kill us half way through stopping containerd and the environments.
       let stopping = false;
