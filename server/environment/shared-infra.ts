@@ -10,7 +10,7 @@
  */
 import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { startContainerd, type ContainerdMode, type ContainerdService } from "./containerd.ts";
+import { startContainerd, type ContainerdMode, type ContainerdService, type ContainerdSupervision } from "./containerd.ts";
 import { removeContainerdNamespace } from "./containerd-namespace.ts";
 import { ensureLabImages, type LabImageSet } from "./images.ts";
 import { ensureLabPki, type LabPki } from "./pki.ts";
@@ -31,7 +31,12 @@ export interface SharedInfra {
   close(): Promise<void>;
 }
 
-export async function provisionSharedInfra(options: { dataDir: string; containerd: ContainerdMode }): Promise<SharedInfra> {
+export async function provisionSharedInfra(options: {
+  dataDir: string;
+  containerd: ContainerdMode;
+  /** Restart delays and poll intervals of the containerd service (tests use short ones). */
+  containerdSupervision?: ContainerdSupervision;
+}): Promise<SharedInfra> {
   const dataDir = path.resolve(options.dataDir);
   const timings: Record<string, number> = {};
   const timed = async <T>(name: string, step: () => Promise<T> | T): Promise<T> => {
@@ -46,7 +51,7 @@ export async function provisionSharedInfra(options: { dataDir: string; container
   mkdirSync(dataDir, { recursive: true });
   // The mount point must exist on the host; sessions mount their own folder over it.
   if (!existsSync(CNI_CONFIG_DIR)) mkdirSync(CNI_CONFIG_DIR, { recursive: true });
-  const containerd = await timed("containerd", () => startContainerd({ dir: path.join(dataDir, "containerd"), mode: options.containerd }));
+  const containerd = await timed("containerd", () => startContainerd({ dir: path.join(dataDir, "containerd"), mode: options.containerd, supervision: options.containerdSupervision }));
   try {
     const pki = await timed("pki", () => ensureLabPki(path.join(dataDir, "pki")));
     const images = await timed("images", () => ensureLabImages(path.join(dataDir, "images")));
