@@ -3,18 +3,24 @@
  * the local registry, mount and network namespaces. Needs root and the
  * Debian packages; a missing one fails prepare() with what to install.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listContainerdNamespaces } from "../environment/containerd-namespace.ts";
+import { ENVIRONMENT_NAMESPACE_PREFIX, listContainerdNamespaces } from "../environment/containerd-namespace.ts";
+import { mustRun, sleep } from "../environment/exec.ts";
+import { isRunning, processesInNamespaces } from "../environment/namespace-processes.ts";
 import { loadLabs } from "../labs.ts";
+import type { DriverHealth } from "./driver.ts";
 import { environmentLeftovers, NamespacesDriver, type NamespacesEnvironment } from "./namespaces.ts";
 
 const LAB = "k8s-nix-way-part-1";
 const LOOPBACK = `{"cniVersion":"1.0.0","name":"lo","plugins":[{"type":"loopback"}]}`;
 const RUN_CNI = "ctr run --cni --rm docker.io/library/busybox:latest probe-$$ ip addr show lo";
 
-const driver = new NamespacesDriver({ dataDir: path.resolve(".lab-data/vitest"), labs: loadLabs("labs"), maxScriptOutputBytes: 4096 });
+const DATA_DIR = path.resolve(".lab-data/vitest");
+const PENDING_FILE = path.join(DATA_DIR, "pending-namespaces.json");
+// Embedded, whatever the host runs: the tests kill it, which is no way to treat the host's own.
+const driver = new NamespacesDriver({ dataDir: DATA_DIR, labs: loadLabs("labs"), maxScriptOutputBytes: 4096, containerd: "embedded" });
 
 async function run(environment: NamespacesEnvironment, script: string, timeoutMs = 20_000) {
   return environment.runScript(script, { timeoutMs });
@@ -22,6 +28,23 @@ async function run(environment: NamespacesEnvironment, script: string, timeoutMs
 
 async function leftovers(environment: NamespacesEnvironment) {
   return environmentLeftovers(environment, driver.containerdAddress!, listContainerdNamespaces);
+}
+
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** The namespaces containerd holds, or undefined while it does not answer. */
+async function containerdNamespaces(): Promise<string[] | undefined> {
+  try {
+    return await listContainerdNamespaces(driver.containerdAddress!);
+  } catch {
+    return undefined;
+  }
 }
 
 beforeAll(async () => {
@@ -151,5 +174,77 @@ describe("host-namespaces driver", () => {
     const other = new NamespacesDriver({ dataDir: path.resolve(".lab-data/vitest-unused"), labs });
     await expect(other.prepare(["needs-kubelet"])).rejects.toThrow("lab needs-kubelet: `kubelet` not found (only on the NixOS lab VM)");
     await expect(other.prepare(["no-such-lab"])).rejects.toThrow('unknown lab "no-such-lab"');
+  });
+  it("disposes an environment while containerd is down, and removes its namespace and running task once containerd is back", async () => {
+    const environment = (await driver.createEnvironment(LAB)) as NamespacesEnvironment;
+    const setup = await run(environment, "ctr image pull docker.io/library/busybox:latest >/dev/null && ctr run -d docker.io/library/busybox:latest running sleep 2000 && ctr task ls");
+    const task = /running\s+(\d+)\s+RUNNING/.exec(setup.output);
+    expect(task, setup.output).not.toBeNull();
+    const taskPid = Number(task![1]);
+    const restartsBefore = driver.containerdRestarts;
+    const changes: DriverHealth[] = [];
+    const unsubscribe = driver.onHealthChange((health) => changes.push(health));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      expect(driver.health()).toEqual({ status: "ok", reasons: [] });
+      process.kill(Number(readFileSync(path.join(DATA_DIR, "containerd", "containerd.pid"), "utf8")), "SIGKILL");
+      await until(() => driver.health().status === "degraded", 5000, "containerd's death to show in health()");
+      expect(driver.health().reasons).toEqual([expect.stringMatching(/^the lab's containerd stopped at \d\d:\d\d:\d\d; restarting it \(attempt 1\)$/)]);
+
+      await expect(environment.dispose()).resolves.toBeUndefined();
+      // Disposed while containerd was still down (its first restart waits a second).
+      expect(driver.health().status).toBe("degraded");
+      expect(processesInNamespaces(environment.namespaces)).toEqual([]);
+      expect(existsSync(path.dirname(environment.home))).toBe(false);
+      expect(driver.pendingNamespaces).toEqual([environment.namespace]);
+      expect(JSON.parse(readFileSync(PENDING_FILE, "utf8"))).toEqual([environment.namespace]);
+      expect(isRunning(taskPid)).toBe(true);
+
+      await until(async () => (await containerdNamespaces())?.includes(environment.namespace) === false, 30_000, "the pending namespace to be removed");
+      await until(() => !isRunning(taskPid), 5000, "the task's process to end");
+      expect(driver.pendingNamespaces).toEqual([]);
+      expect(existsSync(PENDING_FILE)).toBe(false);
+      expect(await leftovers(environment)).toEqual([]);
+      expect(driver.health()).toEqual({ status: "ok", reasons: [] });
+      expect(driver.containerdRestarts).toBe(restartsBefore + 1);
+      expect(changes.at(0)?.status).toBe("degraded");
+      expect(changes.at(-1)).toEqual({ status: "ok", reasons: [] });
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+      unsubscribe();
+    }
+  });
+
+  it("reports an environment whose registry died as degraded until its holder has restarted it", async () => {
+    const environment = (await driver.createEnvironment(LAB)) as NamespacesEnvironment;
+    try {
+      expect(driver.health()).toEqual({ status: "ok", reasons: [] });
+      const pidFile = path.join(path.dirname(environment.home), "registry.pid");
+      const registry = Number(readFileSync(pidFile, "utf8"));
+      process.kill(registry, "SIGKILL");
+      await until(() => !isRunning(registry), 5000, "the registry to die");
+      // The holder waits a second before it starts the registry again.
+      expect(driver.health()).toEqual({ status: "degraded", reasons: [`the image registry of lab environment ${environment.id} is restarting`] });
+      await until(() => driver.health().status === "ok", 10_000, "the registry to be restarted");
+      expect(Number(readFileSync(pidFile, "utf8"))).not.toBe(registry);
+      const pull = await run(environment, "ctr image pull docker.io/library/busybox:latest >/dev/null && echo PULLED");
+      expect(pull.output, pull.output).toContain("PULLED");
+    } finally {
+      await environment.dispose();
+    }
+  });
+
+  it("removes at its next start the namespaces a lab server left pending", async () => {
+    const namespace = `${ENVIRONMENT_NAMESPACE_PREFIX}left-pending-${process.pid}`;
+    await mustRun("ctr", ["--address", driver.containerdAddress!, "namespaces", "create", namespace]);
+    await driver.close();
+    // As a server that stopped before containerd came back would leave it.
+    writeFileSync(PENDING_FILE, JSON.stringify([namespace]));
+    await driver.prepare([LAB]);
+    expect(await listContainerdNamespaces(driver.containerdAddress!)).not.toContain(namespace);
+    expect(existsSync(PENDING_FILE)).toBe(false);
   });
 });

@@ -15,21 +15,28 @@
  * /proc/<their pid>/task/<tid>/ns/net and the task's /proc/<host pid>/ns/net,
  * which cannot both resolve in one /proc. The environment's processes are
  * instead found by namespace membership and killed on dispose.
+ *
+ * health() is degraded while the shared containerd is down (the embedded one
+ * is being restarted) or an environment's registry is (its holder restarts
+ * it). An environment disposed while containerd is down still goes at once;
+ * its containerd namespace is removed when containerd is back (kept in
+ * <dataDir>/pending-namespaces.json until then, for a later server too).
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { findLab, loadLabs, readLabScript, type LabCatalog } from "../labs.ts";
-import type { ContainerdMode } from "../environment/containerd.ts";
-import { ENVIRONMENT_NAMESPACE_PREFIX, removeContainerdNamespace } from "../environment/containerd-namespace.ts";
+import { log } from "../log.ts";
+import { containerdOutage, type ContainerdMode, type ContainerdSupervision } from "../environment/containerd.ts";
+import { ENVIRONMENT_NAMESPACE_PREFIX, PendingNamespaceRemovals, removeContainerdNamespace } from "../environment/containerd-namespace.ts";
 import { LAB_IMAGES } from "../environment/images.ts";
 import { isRunning, killNamespaceProcesses, namespaceIds, processesInNamespaces, type NamespaceIds } from "../environment/namespace-processes.ts";
 import { MissingPrerequisitesError, missingCniPlugins, missingCommands } from "../environment/prerequisites.ts";
 import { registryConfig, sessionHostsFile, WAIT_FOR_REGISTRY_BASH } from "../environment/registry.ts";
 import { CNI_CONFIG_DIR, provisionSharedInfra, type SharedInfra } from "../environment/shared-infra.ts";
 import { SYSTEM_CA_BUNDLE } from "../environment/pki.ts";
-import type { LabEnvironment, ScriptResult, SessionDriver, ShellCommand } from "./driver.ts";
+import type { DriverHealth, LabEnvironment, ScriptResult, SessionDriver, ShellCommand } from "./driver.ts";
 import { runBash, shellEnvironment } from "./host.ts";
 
 export interface NamespacesDriverOptions {
@@ -44,6 +51,8 @@ export interface NamespacesDriverOptions {
   /** Lab definitions, for each lab's requirements and environment settings; loaded from labsDir when omitted. */
   labs?: LabCatalog;
   labsDir?: string;
+  /** Restart delays and poll intervals of containerd (defaults: restart after 1 s doubling to 30 s; tests use short ones). */
+  containerdSupervision?: ContainerdSupervision;
 }
 
 /** What a new environment's holder runs: set up the mounts and the registry, then hold the namespaces. */
@@ -54,13 +63,37 @@ mount --bind "$dir/hosts" /etc/hosts
 mount --bind "$dir/ca-bundle.crt" ${SYSTEM_CA_BUNDLE}
 mount --bind "$dir/cni" ${CNI_CONFIG_DIR}
 # Kept alive for the environment's lifetime; a crash is retried a second later.
-(while :; do docker-registry serve "$dir/registry.yml" >> "$dir/registry.log" 2>&1 || true; sleep 1; done) </dev/null >/dev/null 2>&1 &
+# Each registry's pid goes to registry.pid, for the driver's health().
+(while :; do
+  docker-registry serve "$dir/registry.yml" >> "$dir/registry.log" 2>&1 &
+  echo $! > "$dir/registry.pid.new" && mv -f "$dir/registry.pid.new" "$dir/registry.pid" || true
+  wait $! || true
+  sleep 1
+done) </dev/null >/dev/null 2>&1 &
 ${WAIT_FOR_REGISTRY_BASH}
 echo ready
 exec sleep infinity
 `;
 
 const ENVIRONMENTS_DIR = "ns-environments";
+const PENDING_NAMESPACES_FILE = "pending-namespaces.json";
+
+/** Whether the registry the holder last started in an environment dir is running (a cheap look at /proc). */
+function registryRunning(dir: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(dir, "registry.pid"), "utf8").trim());
+  } catch {
+    return false;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !isRunning(pid)) return false;
+  try {
+    // The pid of a registry that died may have gone to another process since.
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "docker-registry";
+  } catch {
+    return false;
+  }
+}
 
 /** Saved beside each environment so a later lab server can clean up after a crashed one. */
 interface EnvironmentRecord {
@@ -122,15 +155,23 @@ export class NamespacesDriver implements SessionDriver {
   readonly kind = "host-namespaces";
   private readonly options: NamespacesDriverOptions;
   private readonly dataDir: string;
-  private readonly environments = new Set<LabEnvironment>();
+  private readonly environments = new Set<NamespacesEnvironment>();
   private labs: LabCatalog | undefined;
   private infra: SharedInfra | undefined;
   private preparing: Promise<void> | undefined;
+  private readonly healthListeners = new Set<(health: DriverHealth) => void>();
+  private unsubscribeContainerd: (() => void) | undefined;
+  /** Namespaces of environments disposed while containerd was down. */
+  private readonly pendingRemovals: PendingNamespaceRemovals;
+  private retryingRemovals: Promise<void> | undefined;
+  /** containerd restarts counted by services stopped since (a close() and a new prepare()). */
+  private earlierRestarts = 0;
 
   constructor(options: NamespacesDriverOptions) {
     this.options = options;
     this.dataDir = path.resolve(options.dataDir);
     this.labs = options.labs;
+    this.pendingRemovals = new PendingNamespaceRemovals(path.join(this.dataDir, PENDING_NAMESPACES_FILE));
   }
 
   /** Provisioning timings of the shared infrastructure (ms per step), once prepared. */
@@ -140,6 +181,79 @@ export class NamespacesDriver implements SessionDriver {
 
   get containerdAddress(): string | undefined {
     return this.infra?.containerd.address;
+  }
+
+  /** Times containerd was brought back up since this driver first started it (for metrics). */
+  get containerdRestarts(): number {
+    return this.earlierRestarts + (this.infra?.containerd.state().restarts ?? 0);
+  }
+
+  /** Namespaces of disposed environments still waiting for containerd to be removed. */
+  get pendingNamespaces(): string[] {
+    return this.pendingRemovals.list();
+  }
+
+  health(): DriverHealth {
+    const reasons: string[] = [];
+    const outage = this.infra && containerdOutage(this.infra.containerd);
+    if (outage) reasons.push(outage);
+    for (const environment of this.environments) {
+      const dir = path.dirname(environment.home);
+      if (!isRunning(environment.holderPid)) reasons.push(`lab environment ${environment.id} has ended: its holder process is gone`);
+      else if (!registryRunning(dir)) reasons.push(`the image registry of lab environment ${environment.id} is restarting`);
+    }
+    return { status: reasons.length ? "degraded" : "ok", reasons };
+  }
+
+  onHealthChange(listener: (health: DriverHealth) => void): () => void {
+    this.healthListeners.add(listener);
+    return () => {
+      this.healthListeners.delete(listener);
+    };
+  }
+
+  private healthChanged(): void {
+    if (!this.healthListeners.size) return;
+    const health = this.health();
+    for (const listener of [...this.healthListeners]) {
+      try {
+        listener(health);
+      } catch (err) {
+        log.error({ err }, "a driver health listener failed");
+      }
+    }
+  }
+
+  /** Retries the pending namespace removals when containerd is up; never rejects. */
+  private retryPendingRemovals(): Promise<void> {
+    const infra = this.infra;
+    if (!infra || !infra.containerd.state().up || !this.pendingRemovals.list().length) return Promise.resolve();
+    const run = this.pendingRemovals.retry(infra.containerd.address);
+    this.retryingRemovals = run;
+    return run;
+  }
+
+  /**
+   * Removes an environment's containerd namespace, or, when containerd is
+   * down or the removal fails, keeps it pending: never throws, so an
+   * environment always goes whatever state containerd is in.
+   */
+  private async removeNamespace(infra: SharedInfra, namespace: string, environment: string): Promise<void> {
+    const before = infra.containerd.state();
+    let reason: unknown = new Error(containerdOutage(infra.containerd) ?? "containerd is down");
+    if (before.up) {
+      try {
+        await removeContainerdNamespace(infra.containerd.address, namespace);
+        return;
+      } catch (err) {
+        reason = err;
+      }
+    }
+    this.pendingRemovals.add(namespace);
+    log.warn({ environment, namespace, err: reason }, "containerd namespace not removed; its removal is retried when containerd is back up");
+    // Back up while we were trying (no state change left to trigger the retry).
+    const now = infra.containerd.state();
+    if (now.up && (!before.up || now.restarts !== before.restarts)) void this.retryPendingRemovals();
   }
 
   private catalog(): LabCatalog {
@@ -168,7 +282,16 @@ export class NamespacesDriver implements SessionDriver {
     this.preparing ??= (async () => {
       mkdirSync(path.join(this.dataDir, ENVIRONMENTS_DIR), { recursive: true });
       this.claimDataDir();
-      this.infra = await provisionSharedInfra({ dataDir: this.dataDir, containerd: this.options.containerd ?? "auto" });
+      const infra = await provisionSharedInfra({
+        dataDir: this.dataDir,
+        containerd: this.options.containerd ?? "auto",
+        containerdSupervision: this.options.containerdSupervision,
+      });
+      this.infra = infra;
+      this.unsubscribeContainerd = infra.containerd.onStateChange((state) => {
+        this.healthChanged();
+        if (state.up) void this.retryPendingRemovals();
+      });
       await this.removeStaleEnvironments();
     })();
     try {
@@ -177,6 +300,8 @@ export class NamespacesDriver implements SessionDriver {
       this.preparing = undefined;
       throw error;
     }
+    // Left by an environment disposed while containerd was down, here or under an earlier server.
+    await this.retryPendingRemovals();
   }
 
   /**
@@ -211,7 +336,7 @@ export class NamespacesDriver implements SessionDriver {
       }
       if (record) {
         await killNamespaceProcesses(record.namespaces);
-        await removeContainerdNamespace(this.infra!.containerd.address, record.namespace);
+        await this.removeNamespace(this.infra!, record.namespace, record.id);
       }
       rmSync(dir, { recursive: true, force: true });
     }
@@ -259,6 +384,7 @@ export class NamespacesDriver implements SessionDriver {
     const shell = this.options.shell ?? "/bin/bash";
     const maxOutputBytes = this.options.maxScriptOutputBytes ?? 64 * 1024;
     const environments = this.environments;
+    const removeNamespace = () => this.removeNamespace(infra, namespace, id);
     const alive = () => isRunning(holder.pid) && namespaceIds(holder.pid)?.mnt === holder.namespaces.mnt;
     let disposing: Promise<void> | undefined;
 
@@ -283,7 +409,8 @@ export class NamespacesDriver implements SessionDriver {
           environments.delete(environment);
           // Processes first, so nothing recreates containers while they are removed.
           const survivors = await killNamespaceProcesses(holder.namespaces);
-          await removeContainerdNamespace(infra.containerd.address, namespace);
+          // Never fails for containerd's sake: when it is down, the namespace goes once it is back.
+          await removeNamespace();
           if (survivors.length) throw new Error(`environment ${id}: processes ${survivors.join(", ")} survived SIGKILL`);
           rmSync(dir, { recursive: true, force: true });
         })();
@@ -306,6 +433,10 @@ export class NamespacesDriver implements SessionDriver {
 
   async close(): Promise<void> {
     const results = await Promise.allSettled([...this.environments].map((environment) => environment.dispose()));
+    await this.retryingRemovals;
+    this.unsubscribeContainerd?.();
+    this.unsubscribeContainerd = undefined;
+    this.earlierRestarts += this.infra?.containerd.state().restarts ?? 0;
     await this.infra?.close();
     if (this.infra) rmSync(path.join(this.dataDir, "ns-driver.pid"), { force: true });
     this.infra = undefined;
