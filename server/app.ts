@@ -17,7 +17,7 @@ import { LabSessions } from "./lab-sessions.ts";
 import { log } from "./log.ts";
 import { createMetrics } from "./metrics.ts";
 import { SUBPROTOCOL, type Notice } from "./protocol.ts";
-import { BASE_HEADERS, NON_PAGE_CSP, cspForPage } from "./security-headers.ts";
+import { BASE_HEADERS, NON_PAGE_CSP, cspForPage, htmlFileFor } from "./security-headers.ts";
 import { handleTerminalSocket } from "./terminal-socket.ts";
 
 export interface LabServer {
@@ -138,7 +138,9 @@ export async function createLabServer(config: ServerConfig, parts: LabServerPart
         etag: true,
         dev: false,
         setHeaders: (response, pathname) => {
-          if (pathname.endsWith(".html")) response.setHeader("content-security-policy", cspForPage(path.join(config.siteDir!, pathname)));
+          // sirv hands the request's path ("/labs/part-1/"), not the file it found for it.
+          const page = htmlFileFor(config.siteDir!, pathname);
+          if (page) response.setHeader("content-security-policy", cspForPage(page));
         },
       })
     : undefined;

@@ -7,6 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
+import path from "node:path";
 
 export const BASE_HEADERS: Readonly<Record<string, string>> = {
   "x-content-type-options": "nosniff",
@@ -63,4 +64,21 @@ export function cspForPage(file: string): string {
   const csp = pageCsp(inlineScriptHashes(readFileSync(file, "utf8")));
   cache.set(file, { stamp, csp });
   return csp;
+}
+
+/** The built HTML file a static server answers a path with (as sirv resolves it), if it is a page. */
+export function htmlFileFor(siteDir: string, pathname: string): string | undefined {
+  const decoded = decodeURIComponent(pathname);
+  const candidates = decoded.endsWith("/") ? [`${decoded}index.html`] : [decoded, `${decoded}.html`, `${decoded}/index.html`];
+  for (const candidate of candidates) {
+    if (!candidate.endsWith(".html")) continue;
+    const file = path.join(siteDir, path.normalize(candidate));
+    if (!file.startsWith(path.resolve(siteDir))) continue;
+    try {
+      if (statSync(file).isFile()) return file;
+    } catch {
+      // not this one
+    }
+  }
+  return undefined;
 }

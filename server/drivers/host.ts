@@ -92,7 +92,7 @@ export class HostDriver implements SessionDriver {
   health(): DriverHealth {
     return { status: "ok", reasons: [] };
   }
-  onHealthChange(): () => void {
+  onHealthChange(_listener: (health: DriverHealth) => void): () => void {
     return () => {};
   }
   private readonly options: HostDriverOptions;
