@@ -19,6 +19,10 @@
  */
 import { z } from "zod";
 
+// In a page, whose Content-Security-Policy forbids eval, zod must not probe for
+// it (the probe is a reported violation); it parses as well without compiling.
+if (typeof document !== "undefined") z.config({ jitless: true });
+
 export const PROTOCOL_VERSION = 1;
 /** Offered as the WebSocket subprotocol so a mismatched peer fails at the handshake. */
 export const SUBPROTOCOL = "nix-way-labs.v1";
