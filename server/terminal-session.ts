@@ -1,17 +1,13 @@
 /**
- * One terminal session: a pty running a login shell in a lab environment.
- * It outlives its WebSocket: output goes into a numbered stream kept in a
- * replay buffer, so a client that reconnects resumes where it left off.
- * Flow control pauses the pty while too much output is unacknowledged.
+ * One terminal session: a login shell in a lab environment (a ShellProcess
+ * of its driver), its output stream, and who is attached. It outlives its
+ * WebSocket: a client that reconnects resumes where it left off. Flow control
+ * pauses the shell while too much output is unacknowledged.
  */
-import { writeSync } from "node:fs";
-import * as pty from "node-pty";
 import type { Limits } from "./config.ts";
-import type { LabEnvironment } from "./drivers/driver.ts";
+import type { InputResult, LabEnvironment, ShellProcess } from "./drivers/driver.ts";
 import type { SerialQueue } from "./serial-queue.ts";
-import { killSessionProcesses } from "./processes.ts";
-import { ReplayBuffer } from "./replay-buffer.ts";
-import { ScreenState } from "./screen-state.ts";
+import { TerminalStream } from "./terminal-stream.ts";
 
 /** Where a session's output goes while a client is attached. */
 export interface SessionClient {
@@ -36,7 +32,7 @@ export interface AttachResult {
   replay: "new" | "exact" | "repaint";
 }
 
-export type InputResult = { ok: true } | { ok: false; message: string };
+export type { InputResult };
 
 /**
  * Output bigger than this is sent at once instead of waiting to coalesce.
@@ -47,9 +43,6 @@ export type InputResult = { ok: true } | { ok: false; message: string };
 const FLUSH_BYTES = 256 * 1024;
 /** Output within this long after input is flushed at once, so echo stays fast. */
 const ECHO_WINDOW_MS = 10;
-/** After exit, how long a paused stream may take to drain before it is cut. */
-const EXIT_DRAIN_MS = 2000;
-const INPUT_RETRY_MS = 5;
 
 export interface TerminalSessionOptions {
   id: string;
@@ -68,9 +61,8 @@ export class TerminalSession {
   readonly pid: number;
   private readonly limits: Limits;
   private readonly onEnd: (session: TerminalSession) => void;
-  private readonly pty: pty.IPty;
-  private readonly replay: ReplayBuffer;
-  private readonly screen: ScreenState;
+  private readonly shell: ShellProcess;
+  private readonly stream: TerminalStream;
   private readonly repaints: SerialQueue | undefined;
   private client: SessionClient | undefined;
   /**
@@ -78,7 +70,7 @@ export class TerminalSession {
    * socket, `written` what the socket has handed to the network, `claimedAck`
    * what the client says it processed (never beyond `sent`). Only
    * min(claimedAck, written) counts as acknowledged: invariant
-   * acked ≤ written ≤ sent ≤ replay.end.
+   * acked ≤ written ≤ sent ≤ stream.end.
    */
   private sent = 0;
   private written = 0;
@@ -89,9 +81,6 @@ export class TerminalSession {
   private pendingOutputBytes = 0;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private lastInputAt = 0;
-  private inputQueue: Buffer[] = [];
-  private inputQueueBytes = 0;
-  private inputTimer: ReturnType<typeof setTimeout> | undefined;
   private graceTimer: ReturnType<typeof setTimeout> | undefined;
   private exitStatus: { code: number; signal: number | undefined } | undefined;
   private ended = false;
@@ -103,22 +92,11 @@ export class TerminalSession {
     this.limits = options.limits;
     this.onEnd = options.onEnd;
     this.repaints = options.repaints;
-    this.screen = new ScreenState(options.cols, options.rows);
-    this.replay = new ReplayBuffer(this.limits.replayBufferBytes, (evicted) => this.screen.feed(evicted));
-    const shell = this.environment.shellCommand();
-    this.pty = pty.spawn(shell.file, shell.args, {
-      name: "xterm-256color",
-      cols: options.cols,
-      rows: options.rows,
-      cwd: shell.cwd,
-      env: shell.env,
-      // Buffers, not strings: bytes stay exact and counts are bytes.
-      encoding: null,
-    });
-    this.pid = this.pty.pid;
-    this.guardExitTail();
-    this.pty.onData((data) => this.onOutput(data as unknown as Buffer));
-    this.pty.onExit(({ exitCode, signal }) => this.onExit(exitCode, signal || undefined));
+    this.stream = new TerminalStream(options, this.limits.replayBufferBytes);
+    this.shell = this.environment.openShell({ cols: options.cols, rows: options.rows, maxPendingInputBytes: this.limits.maxPendingInputBytes });
+    this.pid = this.shell.pid;
+    this.shell.onData((data) => this.onOutput(data));
+    this.shell.onExit((code, signal) => this.onExit(code, signal));
   }
 
   get attached(): boolean {
@@ -126,7 +104,7 @@ export class TerminalSession {
   }
 
   get outputOffset(): number {
-    return this.replay.end;
+    return this.stream.end;
   }
 
   /**
@@ -146,14 +124,14 @@ export class TerminalSession {
     this.pendingOutput = [];
     this.pendingOutputBytes = 0;
     // Hold output still while the screen is serialized, so the repaint and the replay meet exactly.
-    if (!this.exitStatus) this.pty.pause();
+    if (!this.exitStatus) this.shell.pause();
     let from = offset ?? 0;
     let replay: AttachResult["replay"] = offset === undefined ? "new" : "exact";
     let screen: string | undefined;
-    if (!this.replay.since(from)) {
+    if (!this.stream.since(from)) {
       replay = "repaint";
-      from = this.replay.start;
-      screen = this.repaints ? await this.repaints.run(() => this.screen.serialize()) : await this.screen.serialize();
+      from = this.stream.start;
+      screen = this.repaints ? await this.repaints.run(() => this.stream.snapshot()) : await this.stream.snapshot();
     }
     if (this.ended || generation !== this.attachGeneration) return;
     if (!client.isOpen) {
@@ -166,7 +144,7 @@ export class TerminalSession {
     this.client = client;
     this.sent = this.written = this.claimedAck = this.acked = from;
     if (screen !== undefined) client.repaint(from, Buffer.from(screen, "utf8"));
-    if (this.replay.end > from) this.send(from, this.replay.since(from)!);
+    if (this.stream.end > from) this.send(from, this.stream.since(from)!);
     if (this.exitStatus) {
       client.exit(this.exitStatus.code, this.exitStatus.signal);
       this.end();
@@ -178,7 +156,7 @@ export class TerminalSession {
   private resumeAfterAttach(): void {
     if (this.exitStatus || this.ended) return;
     this.paused = false;
-    this.pty.resume();
+    this.shell.resume();
     this.updateFlow();
   }
 
@@ -214,23 +192,14 @@ export class TerminalSession {
 
   write(input: Buffer): InputResult {
     if (this.ended || this.exitStatus) return { ok: false, message: "the shell has exited" };
-    if (this.inputQueueBytes + input.byteLength > this.limits.maxPendingInputBytes) {
-      return {
-        ok: false,
-        message: `input refused: ${this.inputQueueBytes} bytes are still waiting for the program to read them (limit ${this.limits.maxPendingInputBytes})`,
-      };
-    }
     this.lastInputAt = performance.now();
-    this.inputQueue.push(input);
-    this.inputQueueBytes += input.byteLength;
-    if (!this.inputTimer) this.drainInput();
-    return { ok: true };
+    return this.shell.write(input);
   }
 
   resize(cols: number, rows: number): void {
     if (this.ended || this.exitStatus) return;
-    this.pty.resize(cols, rows);
-    this.screen.resize(cols, rows);
+    this.shell.resize({ cols, rows });
+    this.stream.resize(cols, rows);
   }
 
   /** The client processed output up to `offset`; beyond what it was sent, the claim is cut to that. */
@@ -246,22 +215,14 @@ export class TerminalSession {
     this.ended = true;
     clearTimeout(this.graceTimer);
     clearTimeout(this.flushTimer);
-    clearTimeout(this.inputTimer);
-    if (!this.exitStatus) {
-      killSessionProcesses(this.pid);
-      try {
-        this.pty.kill("SIGHUP");
-      } catch {
-        // already gone
-      }
-    }
-    this.screen.dispose();
+    if (!this.exitStatus) this.shell.kill();
+    this.stream.dispose();
     this.client = undefined;
     this.onEnd(this);
   }
 
   private onOutput(data: Buffer): void {
-    this.replay.append(data);
+    this.stream.append(data);
     if (!this.client) {
       this.updateFlow();
       return;
@@ -285,17 +246,17 @@ export class TerminalSession {
     this.pendingOutput = [];
     this.pendingOutputBytes = 0;
     // The pty reads go to the socket as they are: the frame is built with one copy.
-    this.send(this.replay.end - bytes, chunks);
+    this.send(this.stream.end - bytes, chunks);
   }
 
   private updateFlow(): void {
-    const unacked = this.replay.end - this.acked;
+    const unacked = this.stream.end - this.acked;
     if (!this.paused && unacked > this.limits.highWatermarkBytes && !this.exitStatus) {
       this.paused = true;
-      this.pty.pause();
+      this.shell.pause();
     } else if (this.paused && unacked < this.limits.lowWatermarkBytes) {
       this.paused = false;
-      this.pty.resume();
+      this.shell.resume();
     }
   }
 
@@ -313,54 +274,5 @@ export class TerminalSession {
     clearTimeout(this.graceTimer);
     this.graceTimer = setTimeout(() => this.end(), graceMs);
     this.graceTimer.unref();
-  }
-
-  /**
-   * node-pty destroys the pty's read stream 200 ms after the child exits
-   * (node-pty#72, #726); if flow control had paused it, output still in the
-   * kernel would be lost. Resume and let the stream drain to its end first.
-   */
-  private guardExitTail(): void {
-    const socket = (this.pty as unknown as { _socket?: { destroy: (...args: unknown[]) => unknown; once: (event: string, listener: () => void) => void } })._socket;
-    if (!socket) return;
-    const destroy = socket.destroy.bind(socket);
-    let draining = false;
-    socket.destroy = (...args: unknown[]) => {
-      if (!this.paused || draining) return destroy(...args);
-      draining = true;
-      this.paused = false;
-      this.pty.resume();
-      const cut = setTimeout(() => destroy(...args), EXIT_DRAIN_MS);
-      socket.once("close", () => clearTimeout(cut));
-      return socket;
-    };
-  }
-
-  /**
-   * Writes queued input without blocking the event loop: a program that stops
-   * reading fills the pty, and a bounded queue with a timer replaces
-   * node-pty's setImmediate retry loop that spins the whole process (node-pty#956).
-   */
-  private drainInput(): void {
-    this.inputTimer = undefined;
-    const fd = (this.pty as unknown as { fd: number }).fd;
-    while (this.inputQueue.length > 0 && !this.ended) {
-      const chunk = this.inputQueue[0]!;
-      let written: number;
-      try {
-        written = writeSync(fd, chunk);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === "EAGAIN") {
-          this.inputTimer = setTimeout(() => this.drainInput(), INPUT_RETRY_MS);
-          return;
-        }
-        this.inputQueue = [];
-        this.inputQueueBytes = 0;
-        return;
-      }
-      this.inputQueueBytes -= written;
-      if (written === chunk.byteLength) this.inputQueue.shift();
-      else this.inputQueue[0] = chunk.subarray(written);
-    }
   }
 }

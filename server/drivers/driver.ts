@@ -5,12 +5,45 @@
  * check scripts in the same place the reader's shell runs.
  */
 
-/** What node-pty needs to start a login shell inside an environment. */
+/** A program to run on this machine under a local pty (what node-pty needs): how local drivers open shells. */
 export interface ShellCommand {
   file: string;
   args: string[];
   env: Record<string, string>;
   cwd: string;
+}
+
+export interface TerminalSize {
+  cols: number;
+  rows: number;
+}
+
+/** What a terminal asks of a shell: its size, and how much input may wait for the program. */
+export interface ShellRequest extends TerminalSize {
+  maxPendingInputBytes: number;
+}
+
+export type InputResult = { ok: true } | { ok: false; message: string };
+
+/**
+ * A shell running in an environment, behind a terminal: a local pty today
+ * (server/pty/local-pty-shell.ts), an exec stream of a Kubernetes pod or an
+ * ssh channel tomorrow. Bytes in, bytes out; the session above it keeps the
+ * stream, the clients and the flow control.
+ */
+export interface ShellProcess {
+  /** A process id for diagnostics and logs (the host's pid for a local pty). */
+  readonly pid: number;
+  onData(listener: (data: Buffer) => void): void;
+  onExit(listener: (code: number, signal: number | undefined) => void): void;
+  /** Queues input for the shell; refused (not thrown) beyond the driver's pending-input bound. */
+  write(data: Buffer): InputResult;
+  resize(size: TerminalSize): void;
+  /** Stops reading output (flow control): the shell blocks once its terminal buffer is full. */
+  pause(): void;
+  resume(): void;
+  /** Ends the shell and every process of its terminal. */
+  kill(): void;
 }
 
 export interface ScriptResult {
@@ -25,7 +58,8 @@ export interface ScriptResult {
 export interface LabEnvironment {
   readonly id: string;
   readonly lab: string;
-  shellCommand(): ShellCommand;
+  /** Opens a login shell in the environment, behind a terminal of this size. */
+  openShell(request: ShellRequest): ShellProcess;
   /** Runs a script from a lab definition (never text from a browser) inside the environment. */
   runScript(script: string, options: { timeoutMs: number }): Promise<ScriptResult>;
   /** Removes everything the environment created (processes, mounts, containers, images, files). */

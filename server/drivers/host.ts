@@ -8,7 +8,8 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import { userInfo } from "node:os";
 import path from "node:path";
-import type { DriverHealth, LabEnvironment, ScriptResult, SessionDriver, ShellCommand } from "./driver.ts";
+import { LocalPtyShell } from "../pty/local-pty-shell.ts";
+import type { DriverHealth, LabEnvironment, ScriptResult, SessionDriver } from "./driver.ts";
 
 export interface HostDriverOptions {
   dataDir: string;
@@ -40,6 +41,15 @@ export function shellEnvironment(extra: Record<string, string> & { HOME: string 
   };
 }
 
+/**
+ * A script as `bash -s` must read it: one brace group, which bash parses
+ * whole before running any of it, with stdin from /dev/null, so a command
+ * that reads stdin (`ctr run` attached) cannot swallow the lines after it.
+ */
+export function scriptForStdin(script: string): string {
+  return `{\n${script}\n} </dev/null\n`;
+}
+
 /** Runs a script with bash, output bounded, killed (with its process group) at the timeout. */
 export function runBash(
   script: string,
@@ -47,8 +57,11 @@ export function runBash(
 ): Promise<ScriptResult> {
   const started = performance.now();
   return new Promise((resolve) => {
-    const [file, ...args] = [...(options.wrap ?? []), "bash", "-c", script];
-    const child = spawn(file!, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    // The script's text goes on stdin, as it would through ssh or `kubectl exec -i`: nothing of it is in an argv.
+    const [file, ...args] = [...(options.wrap ?? []), "bash", "-s"];
+    const child = spawn(file!, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ["pipe", "pipe", "pipe"] });
+    child.stdin.on("error", () => {});
+    child.stdin.end(scriptForStdin(script));
     const chunks: Buffer[] = [];
     let size = 0;
     let truncated = false;
@@ -116,7 +129,7 @@ export class HostDriver implements SessionDriver {
     const environment: LabEnvironment = {
       id,
       lab,
-      shellCommand: (): ShellCommand => ({ file: shell, args: ["-l"], env, cwd: workdir }),
+      openShell: (request) => new LocalPtyShell({ file: shell, args: ["-l"], env, cwd: workdir }, request, request),
       runScript: (script, { timeoutMs }) => runBash(script, { cwd: workdir, env, timeoutMs, maxOutputBytes: maxScriptOutputBytes }),
       dispose: async () => {
         environments.delete(environment);

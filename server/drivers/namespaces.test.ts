@@ -56,14 +56,16 @@ afterAll(async () => {
 });
 
 describe("host-namespaces driver", () => {
-  it("gives a shell command that enters the environment as a login shell", async () => {
+  it("opens a login shell inside the environment", async () => {
     const environment = (await driver.createEnvironment(LAB)) as NamespacesEnvironment;
     try {
-      const shell = environment.shellCommand();
-      expect(shell.file).toBe("nsenter");
-      expect(shell.args).toEqual(["--target", String(environment.holderPid), "--mount", "--net", `--wd=${environment.home}`, "--", "/bin/bash", "-l"]);
-      expect(shell.env).toMatchObject({ CONTAINERD_NAMESPACE: environment.namespace, CONTAINERD_ADDRESS: driver.containerdAddress, HOME: environment.home });
-      expect(shell.cwd).toBe(environment.home);
+      const shell = environment.openShell({ cols: 80, rows: 24, maxPendingInputBytes: 65536 });
+      let output = "";
+      shell.onData((data) => (output += data.toString()));
+      const exited = new Promise<number>((resolve) => shell.onExit((code) => resolve(code)));
+      shell.write(Buffer.from('echo "IN:$HOME:$CONTAINERD_NAMESPACE:$(ls -A /etc/cni/net.d | wc -l):$0"; exit 3\r'));
+      expect(await exited).toBe(3);
+      expect(output).toMatch(new RegExp(`IN:${environment.home}:${environment.namespace}:0:\\S*bash`));
       const result = await run(environment, "pwd; echo $CONTAINERD_NAMESPACE; ls -A /etc/cni/net.d | wc -l; grep registry-1.docker.io /etc/hosts");
       expect(result.exitCode).toBe(0);
       expect(result.output.split("\n")).toEqual([environment.home, environment.namespace, "0", "127.0.0.2\tregistry-1.docker.io", ""]);
@@ -160,7 +162,7 @@ describe("host-namespaces driver", () => {
     expect(await leftovers(environment)).toEqual([]);
     const result = await environment.runScript("true", { timeoutMs: 1000 });
     expect(result.output).toContain("has ended");
-    expect(() => environment.shellCommand()).toThrow(/has ended/);
+    expect(() => environment.openShell({ cols: 80, rows: 24, maxPendingInputBytes: 1024 })).toThrow(/has ended/);
   });
 
   it("refuses a lab whose requirements the host lacks, naming what to install", async () => {

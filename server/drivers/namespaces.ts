@@ -36,7 +36,8 @@ import { MissingPrerequisitesError, missingCniPlugins, missingCommands } from ".
 import { registryConfig, sessionHostsFile, WAIT_FOR_REGISTRY_BASH } from "../environment/registry.ts";
 import { CNI_CONFIG_DIR, provisionSharedInfra, type SharedInfra } from "../environment/shared-infra.ts";
 import { SYSTEM_CA_BUNDLE } from "../environment/pki.ts";
-import type { DriverHealth, LabEnvironment, ScriptResult, SessionDriver, ShellCommand } from "./driver.ts";
+import { LocalPtyShell } from "../pty/local-pty-shell.ts";
+import type { DriverHealth, LabEnvironment, ScriptResult, SessionDriver } from "./driver.ts";
 import { runBash, shellEnvironment } from "./host.ts";
 
 export interface NamespacesDriverOptions {
@@ -396,9 +397,9 @@ export class NamespacesDriver implements SessionDriver {
       holderPid: holder.pid,
       namespaces: holder.namespaces,
       startMs: 0,
-      shellCommand: (): ShellCommand => {
+      openShell: (request) => {
         if (!alive()) throw new Error(`environment ${id} has ended (its holder process is gone)`);
-        return { file: enter[0]!, args: [...enter.slice(1), shell, "-l"], env, cwd: home };
+        return new LocalPtyShell({ file: enter[0]!, args: [...enter.slice(1), shell, "-l"], env, cwd: home }, request, request);
       },
       runScript: async (script, { timeoutMs }): Promise<ScriptResult> => {
         if (!alive()) return { exitCode: 125, output: `environment ${id} has ended`, timedOut: false, durationMs: 0 };

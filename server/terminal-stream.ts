@@ -1,0 +1,50 @@
+/**
+ * A terminal's output as a numbered byte stream: every byte a program writes
+ * has an offset. The replay buffer keeps the latest bytes to resume a
+ * dropped client exactly; bytes it evicts are parsed into a headless screen
+ * (lazily), so a client too far behind gets a repaint instead.
+ */
+import { ReplayBuffer } from "./replay-buffer.ts";
+import { ScreenState } from "./screen-state.ts";
+
+export class TerminalStream {
+  private readonly replay: ReplayBuffer;
+  private readonly screen: ScreenState;
+
+  constructor(size: { cols: number; rows: number }, replayBufferBytes: number) {
+    this.screen = new ScreenState(size.cols, size.rows);
+    this.replay = new ReplayBuffer(replayBufferBytes, (evicted) => this.screen.feed(evicted));
+  }
+
+  /** Offset just past the last byte written. */
+  get end(): number {
+    return this.replay.end;
+  }
+
+  /** Oldest offset the replay buffer still holds. */
+  get start(): number {
+    return this.replay.start;
+  }
+
+  append(data: Buffer): void {
+    this.replay.append(data);
+  }
+
+  /** The bytes from `offset` to the end (views of the ring: copy before keeping), or undefined once evicted. */
+  since(offset: number): readonly Buffer[] | undefined {
+    return this.replay.since(offset);
+  }
+
+  /** The screen as of `start`, as escape sequences that redraw it. */
+  snapshot(): Promise<string> {
+    return this.screen.serialize();
+  }
+
+  resize(cols: number, rows: number): void {
+    this.screen.resize(cols, rows);
+  }
+
+  dispose(): void {
+    this.screen.dispose();
+  }
+}
