@@ -4,6 +4,7 @@
  * checkpoint once its command has settled. Small on purpose: xterm and the
  * transport load only when a terminal starts.
  */
+import { takeAccessLinkFromLocation } from "./access.ts";
 import { define } from "./define.ts";
 import { NwlTerminal } from "./terminal-element.ts";
 import { NwlServerSettings } from "./server-settings-element.ts";
@@ -12,6 +13,8 @@ import { NwlLabProgress } from "./progress-element.ts";
 import { checkCheckpoint } from "./checkpoints.ts";
 import { installRunButtons, RUN_FINISHED, type RunFinishedDetail } from "./run.ts";
 
+// Before any terminal connects: a token in the address is this page's access link.
+takeAccessLinkFromLocation();
 define("nwl-terminal", NwlTerminal);
 define("nwl-server-settings", NwlServerSettings);
 define("nwl-checkpoint", NwlCheckpoint);

@@ -1,8 +1,10 @@
 /**
  * <nwl-server-settings>: where this page finds its lab server. The form is
  * in ServerSettings.astro; this element saves it and says whether a server
- * answers there.
+ * answers there. A pasted access link (`http://host:port/#token=…`, as the
+ * server prints it) gives the server and its token at once.
  */
+import { ACCESS_CHANGED, tokenFor, useAccessLink } from "./access.ts";
 import { probeServer } from "./server-probe.ts";
 import { SERVER_CHANGED, defaultServerUrl, isCustomServer, serverUrl, setServerUrl } from "./settings.ts";
 
@@ -13,6 +15,7 @@ export class NwlServerSettings extends HTMLElement {
     this.querySelector("form")?.addEventListener("submit", this.onSubmit);
     this.querySelector("[data-action=reset]")?.addEventListener("click", this.onReset);
     window.addEventListener(SERVER_CHANGED, this.onChanged);
+    window.addEventListener(ACCESS_CHANGED, this.onChanged);
     this.refresh();
   }
 
@@ -20,13 +23,15 @@ export class NwlServerSettings extends HTMLElement {
     this.querySelector("form")?.removeEventListener("submit", this.onSubmit);
     this.querySelector("[data-action=reset]")?.removeEventListener("click", this.onReset);
     window.removeEventListener(SERVER_CHANGED, this.onChanged);
+    window.removeEventListener(ACCESS_CHANGED, this.onChanged);
   }
 
   private onSubmit = (event: Event): void => {
     event.preventDefault();
     const input = this.querySelector<HTMLInputElement>("input[name=server]");
     try {
-      setServerUrl(input?.value);
+      if (input?.value.trim()) useAccessLink(input.value);
+      else setServerUrl(undefined);
       this.refresh(true);
     } catch (error) {
       this.say(`Not a server address: ${(error as Error).message}`, "error");
@@ -49,8 +54,21 @@ export class NwlServerSettings extends HTMLElement {
     this.say(`Checking ${url}…`, "checking");
     void probeServer(url, fresh).then((result) => {
       if (url !== serverUrl()) return;
-      if (result.ok) this.say(`Lab server reachable at ${url}${result.version ? ` (v${result.version})` : ""}`, "ok");
-      else this.say(`No lab server at ${url}: ${result.reason}`, "error");
+      if (!result.ok) {
+        this.say(`No lab server at ${url}: ${result.reason}`, "error");
+        return;
+      }
+      const version = result.version ? ` (v${result.version})` : "";
+      const access =
+        result.authorized === false
+          ? " It did not accept this browser's access link: open the link it printed when it started (it ends in #token=…), or paste it here."
+          : tokenFor(url) === undefined
+            ? " This browser has no access link for it yet: open the link it printed when it started (it ends in #token=…), or paste it here."
+            : "";
+      if (result.degraded) {
+        const reasons = result.degraded.length ? `: ${result.degraded.join("; ")}` : "";
+        this.say(`Lab server at ${url}${version} is running but degraded${reasons}.${access}`, "warning");
+      } else this.say(`Lab server reachable at ${url}${version}.${access}`, access ? "warning" : "ok");
     });
   }
 

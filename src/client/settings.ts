@@ -51,8 +51,10 @@ export function setServerUrl(input: string | undefined): string {
   }
   const next = serverUrl();
   if (next !== previous) {
-    // Session and environment ids belong to the old server.
-    for (const key of keysWithPrefix(() => sessionStorage, "nwl:")) tabStore.removeItem(key);
+    // Session and environment ids belong to the old server (its token stays, kept per server).
+    for (const prefix of ["nwl:session:", "nwl:environment:"]) {
+      for (const key of keysWithPrefix(() => sessionStorage, prefix)) tabStore.removeItem(key);
+    }
     window.dispatchEvent(new CustomEvent(SERVER_CHANGED, { detail: next }));
   }
   return next;
