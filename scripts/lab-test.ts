@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { runCheckpoint, runCheckpointSolve } from "../server/checkpoints.ts";
+import { LabRuntime } from "../server/lab-runtime.ts";
 import { environmentLeftovers, NamespacesDriver, type NamespacesEnvironment } from "../server/drivers/namespaces.ts";
 import type { ContainerdMode } from "../server/environment/containerd.ts";
 import { listContainerdNamespaces } from "../server/environment/containerd-namespace.ts";
@@ -42,17 +42,19 @@ function processesUsing(dir: string): string[] {
   return found;
 }
 
-async function testLab(driver: NamespacesDriver, lab: LoadedLab): Promise<string[]> {
+async function testLab(runtime: LabRuntime, driver: NamespacesDriver, lab: LoadedLab): Promise<string[]> {
   const failures: string[] = [];
   const id = lab.definition.id;
   console.log(`\nlab ${id}: ${lab.definition.title}`);
-  const environment = (await driver.createEnvironment(id)) as NamespacesEnvironment;
+  const started = performance.now();
+  const environment = (await runtime.createEnvironment(id)) as NamespacesEnvironment;
+  environment.startMs = Math.round(performance.now() - started);
   console.log(`  environment ${environment.id} started in ${environment.startMs} ms (containerd namespace ${environment.namespace})`);
   try {
     for (const checkpoint of lab.definition.checkpoints) {
-      const before = await runCheckpoint(lab, checkpoint.id, environment);
-      const solve = await runCheckpointSolve(lab, checkpoint.id, environment);
-      const after = await runCheckpoint(lab, checkpoint.id, environment);
+      const before = await runtime.check(id, checkpoint.id, environment);
+      const solve = await runtime.solve(id, checkpoint.id, environment);
+      const after = await runtime.check(id, checkpoint.id, environment);
       const ok = !before.passed && after.passed;
       console.log(
         `  ${ok ? "ok  " : "FAIL"} ${checkpoint.id.padEnd(26)} before ${before.passed ? "passed!" : "failed "}${ms(before.durationMs)}` +
@@ -89,13 +91,14 @@ async function main(): Promise<number> {
   }
   const labs = selected as LoadedLab[];
   const driver = new NamespacesDriver({ dataDir, labs: catalog, containerd: values.containerd as ContainerdMode });
+  const runtime = new LabRuntime(driver, catalog);
   const started = performance.now();
   const failures: string[] = [];
   try {
-    await driver.prepare(labs.map((lab) => lab.definition.id));
+    await runtime.prepare(labs.map((lab) => lab.definition.id));
     const steps = Object.entries(driver.timings).map(([step, time]) => `${step} ${time} ms`).join(", ");
     console.log(`provisioned in ${Math.round(performance.now() - started)} ms (${steps}); containerd at ${driver.containerdAddress}`);
-    for (const lab of labs) failures.push(...(await testLab(driver, lab)));
+    for (const lab of labs) failures.push(...(await testLab(runtime, driver, lab)));
   } finally {
     await driver.close();
   }

@@ -8,8 +8,6 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { checkpointRunner } from "./checkpoints.ts";
-import { labApiRoutes } from "./lab-api.ts";
 import { loadLabs } from "./labs.ts";
 import { CloseCode, PROTOCOL_VERSION, SUBPROTOCOL, encodeMessage } from "./protocol.ts";
 import { ProtocolClient, TEST_TOKEN } from "./testing/protocol-client.ts";
@@ -32,7 +30,7 @@ beforeAll(async () => {
       allowOrigins: [ALLOWED_ORIGIN],
       limits: { graceMs: 60_000, environmentGraceMs: 500, maxEnvironmentsPerReader: 2, maxSessionsPerReader: 3 },
     },
-    { labs: ["sandbox", ...fixtures.keys()], routes: labApiRoutes(checkpointRunner(fixtures)) },
+    { labs: ["sandbox"], catalog: fixtures },
   );
   writeFileSync(path.join(server.dataDir, "readers"), `# test readers\nalice ${ALICE}\nbob ${BOB}\n`);
 });

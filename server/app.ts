@@ -12,7 +12,9 @@ import { Access, isLoopbackHostname, newToken, readTokenFile, validateReadersFil
 import type { ServerConfig } from "./config.ts";
 import type { DriverHealth, SessionDriver } from "./drivers/driver.ts";
 import { HostDriver } from "./drivers/host.ts";
-import type { ApiContext } from "./lab-api.ts";
+import { labApiRoutes } from "./lab-api.ts";
+import { LabRuntime } from "./lab-runtime.ts";
+import type { LabCatalog } from "./labs.ts";
 import { LabSessions } from "./lab-sessions.ts";
 import { log } from "./log.ts";
 import { createMetrics } from "./metrics.ts";
@@ -34,11 +36,12 @@ export interface LabServer {
 }
 
 export interface LabServerParts {
-  /** Lab ids this server offers; any lab is accepted when omitted. */
+  /** Lab definitions: their requirements, setup and checks run through the lab runtime (the check API comes with them). */
+  catalog?: LabCatalog;
+  /** Further lab ids offered as bare shells, without a definition (terminal tests); any lab is accepted when neither is given. */
   labs?: readonly string[];
+  /** How environments are made; the host driver when omitted. */
   driver?: SessionDriver;
-  /** Extra API routes (the checkpoint runner), called for authenticated requests only: return true when handled. */
-  routes?: (request: IncomingMessage, response: ServerResponse, context: ApiContext) => Promise<boolean>;
 }
 
 export const SERVER_VERSION = "0.1.0";
@@ -110,10 +113,19 @@ function bearerReader(access: Access, request: IncomingMessage): Reader | undefi
 export async function createLabServer(config: ServerConfig, parts: LabServerParts = {}): Promise<LabServer> {
   const driver =
     parts.driver ?? new HostDriver({ dataDir: config.dataDir, shell: config.shell, maxScriptOutputBytes: config.limits.maxCheckOutputBytes });
-  const labs = parts.labs ? new Set(parts.labs) : undefined;
+  const runtime = parts.catalog ? new LabRuntime(driver, parts.catalog) : undefined;
+  const bareLabs = parts.labs ? new Set(parts.labs) : undefined;
   const { access, token, warnings } = resolveAccess(config);
-  await driver.prepare(parts.labs ?? []);
-  const sessions = new LabSessions({ driver, limits: config.limits, hasLab: (lab) => !labs || labs.has(lab) });
+  if (runtime) await runtime.prepare();
+  else await driver.prepare(parts.labs ?? []);
+  const labIds = [...(runtime ? runtime.labs.keys() : []), ...(parts.labs ?? [])];
+  const sessions = new LabSessions({
+    limits: config.limits,
+    hasLab: (lab) => (!runtime && !bareLabs) || runtime?.lab(lab) !== undefined || bareLabs?.has(lab) === true,
+    // A defined lab's environment gets its setup; a bare one is the driver's as it is.
+    createEnvironment: (lab) => (runtime?.lab(lab) ? runtime.createEnvironment(lab) : driver.createEnvironment(lab)),
+  });
+  const routes = runtime ? labApiRoutes(runtime) : undefined;
   const health = (): DriverHealth => driver.health();
   const metrics = createMetrics({
     sessions: () => sessions.sessionCount,
@@ -171,7 +183,7 @@ export async function createLabServer(config: ServerConfig, parts: LabServerPart
           version: SERVER_VERSION,
           driver: driver.kind,
           // Counts are the operator's business; the reader's page only needs to know the server is there.
-          ...(reader?.operator ? { sessions: sessions.sessionCount, environments: sessions.environmentCount, labs: parts.labs ?? null } : {}),
+          ...(reader?.operator ? { sessions: sessions.sessionCount, environments: sessions.environmentCount, labs: labIds.length ? labIds : null } : {}),
         });
         return;
       }
@@ -197,7 +209,7 @@ export async function createLabServer(config: ServerConfig, parts: LabServerPart
           sendJson(response, 415, { error: "unsupported-media-type", message: "the lab API takes application/json bodies only" });
           return;
         }
-        if (parts.routes && (await parts.routes(request, response, { sessions, reader, health, metrics }))) return;
+        if (routes && (await routes(request, response, { sessions, reader, health, metrics }))) return;
         sendJson(response, 404, { error: "not-found", message: `no API route ${request.method} ${url.pathname}` });
         return;
       }

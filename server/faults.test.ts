@@ -10,11 +10,9 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { inviteReader } from "./access.ts";
 import { createLabServer } from "./app.ts";
-import { checkpointRunner } from "./checkpoints.ts";
 import { parseServerConfig } from "./config.ts";
 import type { DriverHealth } from "./drivers/driver.ts";
 import { HostDriver } from "./drivers/host.ts";
-import { labApiRoutes } from "./lab-api.ts";
 import { loadLabs } from "./labs.ts";
 import WebSocket from "ws";
 import { CloseCode, PROTOCOL_VERSION, SUBPROTOCOL, encodeMessage } from "./protocol.ts";
@@ -140,7 +138,7 @@ describe("faults", () => {
   it("runs checks of one environment one after another, and refuses past the queue's bound (429)", async () => {
     const server = await serve(
       { limits: { maxQueuedChecksPerEnvironment: 3 } },
-      { labs: [...fixtures.keys()], routes: labApiRoutes(checkpointRunner(fixtures)) },
+      { catalog: fixtures },
     );
     const terminal = await ProtocolClient.connect(server.url, { lab: "fixture-overlap" });
     const check = () =>
@@ -161,7 +159,7 @@ describe("faults", () => {
   it("answers a check with 503 and words while the lab's services are down, and tells the terminals", async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "nwl-health-"));
     const driver = new SwitchableHealthDriver({ dataDir, shell: "/bin/bash", maxScriptOutputBytes: 4096 });
-    const server = await serve({}, { driver, labs: [...fixtures.keys()], routes: labApiRoutes(checkpointRunner(fixtures)) });
+    const server = await serve({}, { driver, catalog: fixtures });
     const terminal = await ProtocolClient.connect(server.url, { lab: "fixture-overlap" });
     driver.set({ status: "degraded", reasons: ["the lab's containerd stopped; restarting it (attempt 1)"] });
     await terminal.until(() => terminal.notices.length === 1, 2000, "a notice");

@@ -5,9 +5,7 @@
  */
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkpointRunner } from "./checkpoints.ts";
 import { NamespacesDriver } from "./drivers/namespaces.ts";
-import { labApiRoutes } from "./lab-api.ts";
 import { loadLabs } from "./labs.ts";
 import { ProtocolClient } from "./testing/protocol-client.ts";
 import { authorizedFetch, startTestServer } from "./testing/lab-server.ts";
@@ -18,7 +16,7 @@ let server: Awaited<ReturnType<typeof startTestServer>>;
 
 beforeAll(async () => {
   const driver = new NamespacesDriver({ dataDir: path.resolve(".lab-data/vitest-api"), labs, maxScriptOutputBytes: 65536 });
-  server = await startTestServer({}, { driver, labs: [...labs.keys()], routes: labApiRoutes(checkpointRunner(labs)) });
+  server = await startTestServer({}, { driver, catalog: labs });
 });
 afterAll(async () => {
   await server?.close();

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import type { Reader } from "./access.ts";
+import type { LabRuntime } from "./lab-runtime.ts";
 import { sendJson } from "./app.ts";
 import type { LabSessions } from "./lab-sessions.ts";
 import type { DriverHealth, LabEnvironment } from "./drivers/driver.ts";
@@ -13,19 +14,8 @@ import { log } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { QueueFullError } from "./serial-queue.ts";
 
-export interface CheckResult {
-  passed: boolean;
-  output: string;
-  hint?: string;
-  durationMs: number;
-}
-
-export interface CheckpointRunner {
-  /** Checkpoint summaries per lab, for GET /api/labs. */
-  list(): { id: string; title: string; checkpoints: { id: string; title: string }[] }[];
-  hasCheckpoint(lab: string, checkpoint: string): boolean;
-  run(lab: string, checkpoint: string, environment: LabEnvironment): Promise<CheckResult & { timedOut?: boolean }>;
-}
+/** What the API needs of the lab runtime (server/lab-runtime.ts). */
+export type CheckpointRunner = Pick<LabRuntime, "list" | "hasCheckpoint" | "check">;
 
 /** What the server hands an API route: the request's reader is authenticated already. */
 export interface ApiContext {
@@ -94,13 +84,13 @@ export function labApiRoutes(runner: CheckpointRunner) {
       return true;
     }
     const logger = log.child({ reader: reader.id, environment: environment.id, checkpoint });
-    let result: Awaited<ReturnType<CheckpointRunner["run"]>>;
+    let result: Awaited<ReturnType<CheckpointRunner["check"]>>;
     try {
       result = await sessions.queueCheck(environment, async () => {
         // Asked again once its turn comes: the service may have gone down while it waited.
         const now = health();
         if (now.status !== "ok") throw new DegradedError(now.reasons.join("; "));
-        return runner.run(lab, checkpoint, environment);
+        return runner.check(lab, checkpoint, environment);
       });
     } catch (error) {
       if (error instanceof QueueFullError) {

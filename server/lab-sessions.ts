@@ -5,7 +5,7 @@
  */
 import type { Reader } from "./access.ts";
 import type { Limits } from "./config.ts";
-import type { LabEnvironment, SessionDriver } from "./drivers/driver.ts";
+import type { LabEnvironment } from "./drivers/driver.ts";
 import { newId } from "./drivers/host.ts";
 import { log } from "./log.ts";
 import type { ErrorCode, Hello } from "./protocol.ts";
@@ -38,14 +38,15 @@ interface EnvironmentEntry {
 const mayUse = (reader: Reader, owner: string) => reader.operator || reader.id === owner;
 
 export interface LabSessionsOptions {
-  driver: SessionDriver;
+  /** Makes a lab's environment (through the lab runtime, so its setup runs). */
+  createEnvironment(lab: string): Promise<LabEnvironment>;
   limits: Limits;
   /** Whether a lab id names a lab this server has. */
   hasLab(lab: string): boolean;
 }
 
 export class LabSessions {
-  private readonly driver: SessionDriver;
+  private readonly createEnvironment: (lab: string) => Promise<LabEnvironment>;
   private readonly limits: Limits;
   private readonly hasLab: (lab: string) => boolean;
   private readonly sessions = new Map<string, TerminalSession>();
@@ -59,7 +60,7 @@ export class LabSessions {
   private closing = false;
 
   constructor(options: LabSessionsOptions) {
-    this.driver = options.driver;
+    this.createEnvironment = options.createEnvironment;
     this.limits = options.limits;
     this.hasLab = options.hasLab;
   }
@@ -165,7 +166,7 @@ export class LabSessions {
     this.pendingEnvironments.set(reader.id, pending + 1);
     let environment: LabEnvironment;
     try {
-      environment = await this.driver.createEnvironment(lab);
+      environment = await this.createEnvironment(lab);
     } catch (error) {
       log.error({ reader: reader.id, lab, err: error }, "lab environment could not be made");
       throw new SessionError("environment-failed", `the lab environment could not be made: ${(error as Error).message}`, CloseCode.serverError);

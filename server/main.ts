@@ -8,12 +8,10 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { inviteReader } from "./access.ts";
 import { createLabServer } from "./app.ts";
-import { checkpointRunner } from "./checkpoints.ts";
 import { parseServerConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
 import type { SessionDriver } from "./drivers/driver.ts";
 import { HostDriver } from "./drivers/host.ts";
 import { NamespacesDriver } from "./drivers/namespaces.ts";
-import { labApiRoutes } from "./lab-api.ts";
 import { loadLabs, type LabCatalog } from "./labs.ts";
 
 const USAGE = `usage: node server/main.ts [options]
@@ -101,7 +99,7 @@ function main(): void {
   const defined = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
   const config = parseServerConfig({ ...fromFile, ...defined, limits: { ...fromFile.limits, ...input.limits } });
   const labs = loadLabs(config.labsDir);
-  createLabServer(config, { driver: makeDriver(config, labs), labs: [...labs.keys()], routes: labApiRoutes(checkpointRunner(labs)) }).then(
+  createLabServer(config, { driver: makeDriver(config, labs), catalog: labs }).then(
     (server) => {
       for (const warning of server.warnings) console.warn(`warning: ${warning}`);
       const serving = `Nix Way Labs is serving ${config.siteDir ? "the site and " : ""}the lab server (driver: ${config.driver}).`;

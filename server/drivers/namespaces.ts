@@ -262,24 +262,8 @@ export class NamespacesDriver implements SessionDriver {
     return this.labs;
   }
 
-  /** Checks what the given labs require, then brings up containerd, images and registry (once). */
-  async prepare(labs: readonly string[]): Promise<void> {
-    const missing: string[] = [];
-    for (const id of labs) {
-      const lab = findLab(this.catalog(), id);
-      if (!lab) {
-        missing.push(`unknown lab "${id}"`);
-        continue;
-      }
-      const requires = lab.definition.requires;
-      const commands = requires.commands.map((command) => (typeof command === "string" ? { name: command } : command));
-      const unserved = requires.images.filter((image) => !(LAB_IMAGES as readonly string[]).includes(image));
-      missing.push(
-        ...[...missingCommands(commands), ...missingCniPlugins(requires.cniPlugins)].map((line) => `lab ${id}: ${line}`),
-        ...unserved.map((image) => `lab ${id}: image ${image} is not served by the local registry (it serves ${LAB_IMAGES.join(", ")})`),
-      );
-    }
-    if (missing.length) throw new MissingPrerequisitesError("the requested labs", missing);
+  /** Brings up containerd, the lab images and their registry storage (once); the lab runtime has checked the labs' requirements. */
+  async prepare(_labs: readonly string[]): Promise<void> {
     this.preparing ??= (async () => {
       mkdirSync(path.join(this.dataDir, ENVIRONMENTS_DIR), { recursive: true });
       this.claimDataDir();
@@ -419,15 +403,6 @@ export class NamespacesDriver implements SessionDriver {
       },
     };
     environments.add(environment);
-    try {
-      if (loaded.definition.environment.setup) {
-        const result = await environment.runScript(readLabScript(loaded, loaded.definition.environment.setup), { timeoutMs: 60_000 });
-        if (result.exitCode !== 0) throw new Error(`lab ${lab}: environment setup failed (exit ${result.exitCode}):\n${result.output}`);
-      }
-    } catch (error) {
-      await environment.dispose();
-      throw error;
-    }
     environment.startMs = Math.round(performance.now() - started);
     return environment;
   }
