@@ -37,3 +37,12 @@ export function findTerminal(name?: string): LabTerminal | undefined {
 export function allTerminals(): LabTerminal[] {
   return [...terminals.values()];
 }
+
+/** Why a terminal has no lab environment to offer (a Check says this to the reader). */
+export class TerminalUnavailable extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}

@@ -34,15 +34,19 @@ export interface TerminalConnectionOptions {
   environment?: string;
   cols: number;
   rows: number;
-  token?: string;
+  /** The access token the hello carries; read at every connection, so a token saved meanwhile is used. */
+  token?: string | (() => string | undefined);
   /** Write to xterm and call processed() from term.write's callback. */
   onOutput(data: Uint8Array, processed: () => void): void;
   /** Screen state after a gap too large to replay: reset the terminal, then write it. */
   onRepaint(data: Uint8Array): void;
-  onStatus(status: ConnectionStatus, detail?: string): void;
+  /** `closeCode` comes with "closed": why the connection stopped for good (e.g. 4401, 4404). */
+  onStatus(status: ConnectionStatus, detail?: string, closeCode?: number): void;
   onWelcome(info: WelcomeInfo): void;
   onExit(code: number): void;
   onError(code: string, message: string): void;
+  /** Something the reader should know that is not an error (e.g. the lab's containerd restarted). */
+  onNotice?(level: "info" | "warning", message: string): void;
   /** Where session ids persist across reloads; sessionStorage by default. */
   storage?: Pick<Storage, "getItem" | "setItem" | "removeItem">;
 }
@@ -90,6 +94,8 @@ export class TerminalConnection {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private finished = false;
   private welcomed = false;
+  /** The error the server sent on the current socket, if any (it explains the close that follows). */
+  private lastError: string | undefined;
 
   constructor(options: TerminalConnectionOptions) {
     this.options = options;
@@ -114,10 +120,11 @@ export class TerminalConnection {
     this.open(this.attempt === 0 ? "connecting" : "reconnecting");
   }
 
-  /** A reader's explicit reconnect: skip the backoff wait. */
+  /** A reader's explicit reconnect: skip the backoff wait. The server keeps the shell for the new socket. */
   reconnect(): void {
     clearTimeout(this.retryTimer);
-    this.socket?.close(CloseCode.normal);
+    // Not 1000: that tells the server to end the shell this reconnect is about to resume.
+    this.socket?.close(CloseCode.reconnecting, "reconnecting");
     this.detachSocket();
     this.attempt = 0;
     this.connect();
@@ -159,6 +166,7 @@ export class TerminalConnection {
   private open(status: ConnectionStatus): void {
     this.options.onStatus(status);
     this.welcomed = false;
+    this.lastError = undefined;
     let socket: WebSocket;
     try {
       socket = new WebSocket(webSocketUrl(this.options.serverUrl), SUBPROTOCOL);
@@ -180,7 +188,7 @@ export class TerminalConnection {
         offset: this.session ? this.received : undefined,
         cols: this.cols,
         rows: this.rows,
-        token: this.options.token,
+        token: this.token(),
       });
     };
     socket.onmessage = (event) => this.receive(event.data);
@@ -204,7 +212,11 @@ export class TerminalConnection {
         this.finished = true;
         this.storage()?.removeItem(this.storageKey);
         this.options.onExit(message.code);
-      } else this.options.onError(message.code, message.message);
+      } else if (message.type === "notice") this.options.onNotice?.(message.level, message.message);
+      else {
+        this.lastError = message.code;
+        this.options.onError(message.code, message.message);
+      }
       return;
     }
     if (!(data instanceof ArrayBuffer)) return;
@@ -251,10 +263,11 @@ export class TerminalConnection {
 
   private closed(code: number, reason: string): void {
     if (this.finished) {
-      this.options.onStatus("closed", reason || "session ended");
+      this.options.onStatus("closed", reason || "session ended", code);
       return;
     }
-    if (code === CloseCode.notFound && this.session) {
+    const unknownLab = this.lastError === "unknown-lab";
+    if (code === CloseCode.notFound && this.session && !unknownLab) {
       // The server no longer has our shell (it restarted, or the grace period ran out).
       this.session = undefined;
       this.storage()?.removeItem(this.storageKey);
@@ -263,9 +276,11 @@ export class TerminalConnection {
       this.open("connecting");
       return;
     }
-    if (FINAL_CLOSE_CODES.has(code)) {
+    // 4404 without a session to resume: the server does not have this lab. Retrying changes nothing.
+    if (FINAL_CLOSE_CODES.has(code) || code === CloseCode.notFound) {
       this.finished = true;
-      this.options.onStatus("closed", reason || `closed (${code})`);
+      clearTimeout(this.retryTimer);
+      this.options.onStatus("closed", reason || `closed (${code})`, code);
       return;
     }
     this.scheduleRetry(reason || (code === 1006 ? "connection lost" : `closed (${code})`));
@@ -303,6 +318,11 @@ export class TerminalConnection {
     this.socket.onopen = this.socket.onmessage = this.socket.onclose = null;
     this.socket = undefined;
     this.welcomed = false;
+  }
+
+  private token(): string | undefined {
+    const token = this.options.token;
+    return typeof token === "function" ? token() : token;
   }
 
   private storage() {

@@ -6,13 +6,20 @@
  */
 import type { ConnectionStatus, WelcomeInfo } from "./terminal-connection.ts";
 import type { TerminalView } from "./xterm-view.ts";
+import { ACCESS_CHANGED, ACCESS_REFUSED, NEEDS_ACCESS, rejectToken, tokenFor } from "./access.ts";
 import { labEnvironment } from "./environments.ts";
-import { registerTerminal, type LabTerminal } from "./registry.ts";
-import { probeServer } from "./server-probe.ts";
+import { registerTerminal, TerminalUnavailable, type LabTerminal } from "./registry.ts";
+import { probeServer, unreachableAdvice } from "./server-probe.ts";
 import { SERVER_CHANGED, serverUrl } from "./settings.ts";
 import { tabStore } from "./storage.ts";
+import type { CloseCode } from "../../server/protocol.ts";
 
-type State = "idle" | "loading" | ConnectionStatus | "exited" | "failed";
+// The close codes this element acts on, typed against protocol.ts (a type import: the
+// module itself would bring zod into the page's first script, before any terminal starts).
+const UNAUTHORIZED: (typeof CloseCode)["unauthorized"] = 4401;
+const NOT_FOUND: (typeof CloseCode)["notFound"] = 4404;
+
+type State = "idle" | "loading" | ConnectionStatus | "exited" | "failed" | "unauthorized";
 
 const STATUS_TEXT: Record<State, string> = {
   idle: "Not started",
@@ -23,7 +30,11 @@ const STATUS_TEXT: Record<State, string> = {
   closed: "Closed",
   exited: "Shell exited",
   failed: "Could not start",
+  unauthorized: "Needs your access link",
 };
+
+/** States the connection stays in until the reader acts (Reconnect, a new link, Check). */
+const STOPPED: ReadonlySet<State> = new Set(["closed", "exited", "failed", "unauthorized"]);
 
 /** Failed attempts before the terminal says how to get a lab server. */
 const ATTEMPTS_BEFORE_HELP = 2;
@@ -34,10 +45,13 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
   private state: State = "idle";
   private failedAttempts = 0;
   private everConnected = false;
-  private waiters: ((environment: string) => void)[] = [];
+  private waiters: { resolve: (environment: string) => void; reject: (error: Error) => void }[] = [];
   private environmentId: string | undefined;
+  /** The token the latest hello carried (to forget it if the server refuses it). */
+  private sentToken: string | undefined;
   private unregister: (() => void) | undefined;
   private readonly onServerChanged = () => this.serverChanged();
+  private readonly onAccessChanged = (event: Event) => this.accessChanged((event as CustomEvent<string>).detail);
 
   get name(): string {
     return this.dataset.name || "main";
@@ -51,6 +65,7 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     this.unregister = registerTerminal(this);
     this.addEventListener("click", this.onClick);
     window.addEventListener(SERVER_CHANGED, this.onServerChanged);
+    window.addEventListener(ACCESS_CHANGED, this.onAccessChanged);
     this.el("server-url", (el) => (el.textContent = serverUrl()));
     if (!this.lab) {
       this.setState("failed", "this page names no lab (frontmatter `lab`)");
@@ -65,6 +80,7 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     this.unregister?.();
     this.removeEventListener("click", this.onClick);
     window.removeEventListener(SERVER_CHANGED, this.onServerChanged);
+    window.removeEventListener(ACCESS_CHANGED, this.onAccessChanged);
   }
 
   /** Starts the terminal once; later calls wait for the same start. */
@@ -72,6 +88,7 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     this.starting ??= this.load().catch((error: Error) => {
       this.starting = undefined;
       this.setState("failed", error.message);
+      this.rejectWaiters("failed", `The terminal could not start: ${error.message}`);
       throw error;
     });
     return this.starting;
@@ -83,11 +100,18 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     await this.view!.run(command);
   }
 
+  /**
+   * The lab environment, once this terminal is welcomed. Rejects (with words
+   * for the reader) when the terminal stops without one: no access, no such
+   * lab, no lab server answering. A stopped terminal is tried once more.
+   */
   environment(): Promise<string> {
     if (this.environmentId && this.view?.isConnected) return Promise.resolve(this.environmentId);
-    return new Promise((resolve) => {
-      this.waiters.push(resolve);
-      void this.start();
+    // (Restarted first: the old connection's close must not answer the new waiter.)
+    if (this.view && STOPPED.has(this.state)) this.reconnect();
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      this.start().catch(() => {});
     });
   }
 
@@ -119,18 +143,28 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
       lab: this.lab,
       name: this.name,
       environment: environmentHint,
-      onStatus: (status, detail) => this.onStatus(status, detail),
+      token: () => (this.sentToken = tokenFor(serverUrl())),
+      onStatus: (status, detail, closeCode) => this.onStatus(status, detail, closeCode),
       onWelcome: (info) => this.onWelcome(info),
       onExit: (code) => this.setState("exited", `code ${code}`),
       onError: (code, message) => this.onError(code, message),
     });
   }
 
-  private onStatus(status: ConnectionStatus, detail?: string): void {
+  private onStatus(status: ConnectionStatus, detail?: string, closeCode?: number): void {
     if (status === "connected") {
       this.failedAttempts = 0;
       this.everConnected = true;
       this.showHelp(false);
+      this.showAccessHelp(undefined);
+    }
+    if (status === "closed" && closeCode === UNAUTHORIZED) {
+      this.unauthorized();
+      return;
+    }
+    if (status === "closed" && closeCode === NOT_FOUND) {
+      this.unknownLab();
+      return;
     }
     if (status === "reconnecting" || (status === "closed" && !this.everConnected)) {
       this.failedAttempts += 1;
@@ -139,9 +173,38 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
         if (this.failedAttempts >= ATTEMPTS_BEFORE_HELP) void this.checkServer(true);
       }
     }
+    // (A close without a code is this page's own doing: a restart or a change of server.)
+    if (status === "closed" && closeCode !== undefined) this.rejectWaiters("closed", `The terminal closed (${detail ?? "no reason given"}): press its New shell button, then check again.`);
     // An exit is the more useful last word than the close that follows it.
     if (status === "closed" && this.state === "exited") return;
     this.setState(status, detail);
+  }
+
+  /** Refused for want of a valid token (4401): say what to do, and stop until the reader has the link. */
+  private unauthorized(): void {
+    const server = serverUrl();
+    const message = this.sentToken ? ACCESS_REFUSED : NEEDS_ACCESS;
+    rejectToken(server, this.sentToken);
+    labEnvironment(this.lab).abandon();
+    this.showHelp(false);
+    this.showAccessHelp(message);
+    this.setState("unauthorized", message);
+    this.view?.notice(message, "error");
+    this.rejectWaiters("unauthorized", message);
+  }
+
+  /** 4404 with no shell to resume: the server has no such lab. Retrying would change nothing. */
+  private unknownLab(): void {
+    const message = `This lab server does not have this page's lab ("${this.lab}"): it runs other labs (its --labs folder), or it is older than this site. Use a lab server that has it (see Server), then press Reconnect.`;
+    labEnvironment(this.lab).abandon();
+    this.showHelp(false);
+    this.setState("failed", message);
+    this.view?.notice(message, "error");
+    this.rejectWaiters("unknown-lab", message);
+  }
+
+  private rejectWaiters(code: string, message: string): void {
+    for (const waiter of this.waiters.splice(0)) waiter.reject(new TerminalUnavailable(code, message));
   }
 
   private onWelcome(info: WelcomeInfo): void {
@@ -157,13 +220,15 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
       repaint: "Reconnected to the same shell: the screen was restored; older output is not in the scrollback.",
     }[info.replay];
     if (notice) this.el("detail", (el) => (el.textContent = notice));
-    for (const resolve of this.waiters.splice(0)) resolve(info.environment);
+    for (const waiter of this.waiters.splice(0)) waiter.resolve(info.environment);
   }
 
   private onError(code: string, message: string): void {
     // The transport recovers from these by itself; show them, but don't alarm.
     this.el("detail", (el) => (el.textContent = message));
-    if (code === "unknown-lab" || code === "environment-failed") this.setState("failed", message);
+    if (code === "environment-failed") this.setState("failed", message);
+    // Why the terminal has no shell (the lab's containerd is down, the server is full): in the terminal too.
+    if (code === "service-degraded" || code === "limit-reached" || code === "environment-failed") this.view?.notice(message, "warning");
   }
 
   private onClick = (event: Event): void => {
@@ -184,14 +249,21 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     }
     this.failedAttempts = 0;
     // After an exit or a final close the old session is gone: a fresh shell in the same environment.
-    if (this.state === "exited" || this.state === "closed" || this.state === "failed") this.view.restart(labEnvironment(this.lab).id);
+    if (STOPPED.has(this.state)) this.view.restart(labEnvironment(this.lab).id);
     else this.view.reconnect();
     this.view.focus();
+  }
+
+  /** A token arrived for our server (a pasted link, another tab): a terminal that waited for it tries again. */
+  private accessChanged(server: string): void {
+    this.showAccessHelp(undefined);
+    if (server === serverUrl() && this.view && this.state === "unauthorized") this.reconnect();
   }
 
   private serverChanged(): void {
     this.el("server-url", (el) => (el.textContent = serverUrl()));
     labEnvironment(this.lab).reset();
+    this.showAccessHelp(undefined);
     this.everConnected = false;
     this.failedAttempts = 0;
     if (this.view) {
@@ -209,13 +281,22 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     const url = serverUrl();
     const result = await probeServer(url, fresh);
     if (url !== serverUrl()) return;
-    this.dataset.server = result.ok ? "reachable" : "unreachable";
+    this.dataset.server = result.ok ? (result.degraded ? "degraded" : "reachable") : "unreachable";
     if (!result.ok) this.el("help-reason", (el) => (el.textContent = result.reason));
-    this.showHelp(!result.ok && !this.everConnected);
+    const help = !result.ok && !this.everConnected;
+    this.showHelp(help && this.state !== "unauthorized");
+    // A Check waiting for this terminal answers now rather than after every retry.
+    if (help && fresh) this.rejectWaiters("unreachable", unreachableAdvice(url, result.reason));
   }
 
   private showHelp(show: boolean): void {
     this.el("help", (el) => (el.hidden = !show));
+  }
+
+  /** The access help, with its message; undefined hides it. */
+  private showAccessHelp(message: string | undefined): void {
+    this.el("access-help", (el) => (el.hidden = message === undefined));
+    if (message !== undefined) this.el("access-reason", (el) => (el.textContent = message));
   }
 
   private setState(state: State, detail?: string): void {
@@ -223,7 +304,8 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     this.dataset.state = state;
     this.el("status", (el) => (el.textContent = STATUS_TEXT[state]));
     this.el("detail", (el) => (el.textContent = detail && state !== "connected" ? detail : ""));
-    const reconnectable = state === "reconnecting" || state === "closed" || state === "exited" || state === "failed";
+    // Also while connected: a connection can stall without closing, and the reader is the first to notice.
+    const reconnectable = state === "connected" || state === "reconnecting" || STOPPED.has(state);
     this.el("reconnect", (el) => {
       el.hidden = !reconnectable;
       el.textContent = state === "exited" || state === "closed" ? "New shell" : "Reconnect";

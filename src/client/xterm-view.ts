@@ -17,7 +17,9 @@ export interface TerminalViewOptions {
   lab: string;
   name: string;
   environment?: string;
-  onStatus(status: ConnectionStatus, detail?: string): void;
+  /** The access token for the server, read at every connection. */
+  token(): string | undefined;
+  onStatus(status: ConnectionStatus, detail?: string, closeCode?: number): void;
   onWelcome(info: WelcomeInfo): void;
   onExit(code: number): void;
   onError(code: string, message: string): void;
@@ -138,6 +140,7 @@ export class TerminalView {
       environment,
       cols: term.cols,
       rows: term.rows,
+      token: options.token,
       onOutput: (data, processed) => {
         this.lastOutputAt = performance.now();
         term.write(data, processed);
@@ -147,9 +150,9 @@ export class TerminalView {
         term.reset();
         term.write(data);
       },
-      onStatus: (status, detail) => {
+      onStatus: (status, detail, closeCode) => {
         this.connected = status === "connected";
-        options.onStatus(status, detail);
+        options.onStatus(status, detail, closeCode);
       },
       onWelcome: (info) => {
         this.resolveWelcomed();
@@ -160,7 +163,20 @@ export class TerminalView {
         options.onExit(code);
       },
       onError: (code, message) => options.onError(code, message),
+      onNotice: (level, message) => this.notice(message, level),
     });
+  }
+
+  /**
+   * A line from the lab, not from the shell: `[lab] …`, dim (info) or yellow
+   * (warning), or red for why the terminal stopped. Not part of the shell's
+   * output stream (a reload's repaint does not have it).
+   */
+  notice(message: string, level: "info" | "warning" | "error" = "info"): void {
+    const style = { info: "2", warning: "33", error: "31" }[level];
+    // On a line of its own, whatever the shell was printing; control characters from the message are dropped.
+    const text = message.replace(/[\x00-\x1f\x7f]+/g, " ");
+    this.term.write(`\r\n\x1b[${style}m[lab] ${text}\x1b[0m\r\n`);
   }
 
   /** Follows the container's size and tells the server (through term.onResize). */
