@@ -12,7 +12,8 @@ export default defineConfig({
       description: "Kubernetes the Nix Way, with a terminal next to every step.",
       customCss: ["./src/styles/labs.css"],
       // Lab pages (frontmatter `lab`) get the lab runtime and context around their content.
-      components: { MarkdownContent: "./src/components/LabContent.astro" },
+      // Every page's footer credits the series (labs/<series>/series.yaml).
+      components: { MarkdownContent: "./src/components/LabContent.astro", Footer: "./src/components/SeriesFooter.astro" },
       // Wrapped, so a long command is whole on screen, not under the Run button.
       expressiveCode: { plugins: [pluginRunButton()], defaultProps: { wrap: true } },
       sidebar: [

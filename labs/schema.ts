@@ -100,3 +100,31 @@ export type Lab = z.infer<typeof LabSchema>;
 export type Checkpoint = z.infer<typeof CheckpointSchema>;
 export type Requirements = z.infer<typeof RequirementsSchema>;
 export type CommandRequirement = Requirements["commands"][number];
+
+/** A link to one of the original posts. */
+const SeriesPartSchema = z
+  .object({
+    part: z.number().int().min(0).describe("Position in the series, as the author numbers it"),
+    title: z.string().min(1).describe("The post's title, as the author wrote it"),
+    date: z.iso.date().describe("First published (YYYY-MM-DD)"),
+    url: z.url().describe("The original post"),
+  })
+  .strict();
+
+/**
+ * `labs/<series>/series.yaml`: whose series the labs follow, so every page
+ * can credit the author and link the originals. The site adds labs; the
+ * words and the work are the author's.
+ */
+export const SeriesSchema = z
+  .object({
+    id: kebabId("series id").describe("Must equal the folder under labs/"),
+    title: z.string().min(1).describe("The series' title"),
+    author: z.string().min(1).describe("Who wrote the series"),
+    url: z.url().describe("Where the series lives (an index or tag page)"),
+    source: z.url().optional().describe("The author's own code the posts cite (a repository)"),
+    parts: z.array(SeriesPartSchema).min(1).describe("The posts, in order"),
+  })
+  .strict();
+
+export type Series = z.infer<typeof SeriesSchema>;

@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
-import { LabSchema, type Checkpoint, type Lab } from "../labs/schema.ts";
+import { LabSchema, SeriesSchema, type Checkpoint, type Lab, type Series } from "../labs/schema.ts";
 
 export const LAB_FILE = "lab.yaml";
 
@@ -118,4 +118,31 @@ export function unresolvedReferences(labs: LabCatalog, references: readonly LabR
 /** The text of a lab's own script (check, solve or setup): the only scripts the server runs. */
 export function readLabScript(lab: LoadedLab, relativePath: string): string {
   return readFileSync(path.join(lab.dir, relativePath), "utf8");
+}
+
+export const SERIES_FILE = "series.yaml";
+
+/** Every series under labsDir (`labs/<series>/series.yaml`), validated; problems name the file and field. */
+export function loadSeries(labsDir = "labs"): Series[] {
+  const series: Series[] = [];
+  const problems: string[] = [];
+  for (const folder of readdirSync(labsDir).sort()) {
+    const file = path.join(labsDir, folder, SERIES_FILE);
+    if (!existsSync(file)) continue;
+    let raw: unknown;
+    try {
+      raw = parseYaml(readFileSync(file, "utf8"));
+    } catch (error) {
+      problems.push(`${file}: ${(error as Error).message.split("\n")[0]}`);
+      continue;
+    }
+    const result = SeriesSchema.safeParse(raw);
+    if (!result.success) {
+      problems.push(...result.error.issues.map((issue) => `${file}: ${fieldPath(issue.path) || "(document)"}: ${issue.message}`));
+    } else if (result.data.id !== folder) {
+      problems.push(`${file}: id: "${result.data.id}" does not match its folder labs/${folder}/`);
+    } else series.push(result.data);
+  }
+  if (problems.length) throw new LabDefinitionError(problems);
+  return series;
 }
