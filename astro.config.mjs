@@ -17,7 +17,7 @@ export default defineConfig({
       // Wrapped, so a long command is whole on screen, not under the Run button.
       expressiveCode: { plugins: [pluginRunButton()], defaultProps: { wrap: true } },
       sidebar: [
-        { label: "Start here", items: [{ label: "How the labs work", link: "/" }, { slug: "self-hosting" }] },
+        { label: "Start here", items: [{ label: "How the labs work", link: "/" }, { slug: "self-hosting" }, { slug: "drivers" }] },
         { label: "Labs", items: [{ autogenerate: { directory: "labs" } }] },
       ],
     }),
