@@ -29,6 +29,8 @@ const RESULT_TEXT: Record<State, string> = {
 export class NwlCheckpoint extends HTMLElement {
   private stopWatching: (() => void) | undefined;
   private running: Promise<void> | undefined;
+  /** When the saved record shown was made (undefined: none; null: nothing shown yet). */
+  private shownRecordAt: number | undefined | null = null;
 
   get checkpointId(): string {
     return this.dataset.checkpointId ?? "";
@@ -73,10 +75,16 @@ export class NwlCheckpoint extends HTMLElement {
     }
   }
 
-  /** Saved progress (this page or another tab), unless a check is on screen or running. */
+  /**
+   * Saved progress (this page or another tab), unless a check is on screen or
+   * running. Only a change of this checkpoint's own record counts: another
+   * checkpoint's check must not wipe what this one said (e.g. why it could not check).
+   */
   private showSaved(): void {
     if (this.running) return;
     const record = readProgress(this.lab)[this.checkpointId];
+    if (this.shownRecordAt !== null && record?.at === this.shownRecordAt) return;
+    this.shownRecordAt = record?.at;
     const state = this.dataset.state as State | undefined;
     if (!record) {
       this.setState("unchecked");
