@@ -10,12 +10,19 @@ import { SERVER_CHANGED, defaultServerUrl, isCustomServer, serverUrl, setServerU
 
 export class NwlServerSettings extends HTMLElement {
   private readonly onChanged = () => this.refresh();
+  /** Opening the panel (a terminal's Server button) asks the server again: its state may have changed since. */
+  private panel: HTMLDetailsElement | null = null;
+  private readonly onToggle = (event: Event) => {
+    if ((event.target as HTMLDetailsElement).open) this.refresh(true);
+  };
 
   connectedCallback(): void {
     this.querySelector("form")?.addEventListener("submit", this.onSubmit);
     this.querySelector("[data-action=reset]")?.addEventListener("click", this.onReset);
     window.addEventListener(SERVER_CHANGED, this.onChanged);
     window.addEventListener(ACCESS_CHANGED, this.onChanged);
+    this.panel = this.closest("details");
+    this.panel?.addEventListener("toggle", this.onToggle);
     this.refresh();
   }
 
@@ -24,6 +31,8 @@ export class NwlServerSettings extends HTMLElement {
     this.querySelector("[data-action=reset]")?.removeEventListener("click", this.onReset);
     window.removeEventListener(SERVER_CHANGED, this.onChanged);
     window.removeEventListener(ACCESS_CHANGED, this.onChanged);
+    this.panel?.removeEventListener("toggle", this.onToggle);
+    this.panel = null;
   }
 
   private onSubmit = (event: Event): void => {
