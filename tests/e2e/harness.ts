@@ -2,6 +2,10 @@
  * What the browser tests stand on: the README's main command (the lab server
  * serving the built site) started for real, and Debian's Chromium driven by
  * Playwright. A missing piece fails with what to install.
+ *
+ * The lab server prints the reader's link, `http://127.0.0.1:PORT/#token=T`:
+ * tests open their first page with `#token=` (readerUrl) as a reader opening
+ * that link would.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -11,51 +15,102 @@ import { chromium, type Browser } from "playwright-core";
 
 export const CHROMIUM = process.env.NWL_CHROMIUM ?? "/usr/bin/chromium";
 const ROOT = path.resolve(import.meta.dirname, "../..");
+/** The built site the tests serve: dist/, or another build (NWL_E2E_SITE, e.g. one made with `astro build --outDir`). */
+export const SITE = path.resolve(ROOT, process.env.NWL_E2E_SITE ?? "dist");
 
-export async function launchBrowser(): Promise<Browser> {
+export interface LaunchOptions {
+  /** More Chromium flags, e.g. `--host-resolver-rules=MAP evil.example 127.0.0.1`. */
+  args?: string[];
+}
+
+export async function launchBrowser(options: LaunchOptions = {}): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`Chromium is missing at ${CHROMIUM}: install it (Debian: apt-get install chromium) or set NWL_CHROMIUM`);
   }
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--no-first-run",
+      ...(options.args ?? []),
+    ],
   });
 }
 
 export interface MainCommand {
+  /** Base URL of the lab server (and of the site it serves), ending in "/". */
   url: string;
+  /** The access token it printed. */
+  token: string;
+  /** The link it printed: `${url}#token=${token}`. */
+  link: string;
+  /** Its --data-dir (a fresh one per start, removed by stop()). */
+  dataDir: string;
   process: ChildProcess;
   output(): string;
   stop(): Promise<void>;
 }
 
-/** Starts `node server/main.ts` on a free port, serving dist/ (built first if absent). */
-export async function startMainCommand(args: string[] = []): Promise<MainCommand> {
-  if (!existsSync(path.join(ROOT, "dist/index.html"))) {
-    const build = spawnSync("astro", ["build", "--silent"], { cwd: ROOT, stdio: "inherit" });
+/** A page of the server's site as a reader first opens it: with the access token in the fragment. */
+export function readerUrl(server: Pick<MainCommand, "url" | "token">, page = "labs/part-1/", base = server.url): string {
+  return `${new URL(page, base)}#token=${server.token}`;
+}
+
+/** The lab server's counts from /healthz, asked with the operator's token (they prove nothing was started). */
+export async function serverCounts(server: Pick<MainCommand, "url" | "token">): Promise<{ sessions: number; environments: number }> {
+  const response = await fetch(new URL("healthz", server.url), { headers: { authorization: `Bearer ${server.token}` } });
+  const body = (await response.json()) as { sessions?: unknown; environments?: unknown };
+  if (typeof body.sessions !== "number" || typeof body.environments !== "number") {
+    throw new Error(`/healthz with the token gave no counts: ${JSON.stringify(body)}`);
+  }
+  return { sessions: body.sessions, environments: body.environments };
+}
+
+/** The printed link: the base URL with the token in its fragment, on a line of its own. */
+const LINK = /^(http:\/\/\S+\/)#token=(\S+)$/;
+
+/** Builds the site (into SITE) when it is not there yet. */
+export async function ensureBuilt(): Promise<void> {
+  if (!existsSync(path.join(SITE, "index.html"))) {
+    const build = spawnSync("astro", ["build", "--silent", "--outDir", SITE], { cwd: ROOT, stdio: "inherit" });
     if (build.status !== 0) throw new Error("the site did not build (astro build)");
   }
+}
+
+/** Starts `node server/main.ts` on a free port, serving dist/ (built first if absent). */
+export async function startMainCommand(args: string[] = []): Promise<MainCommand> {
+  await ensureBuilt();
   const dataDir = mkdtempSync(path.join(tmpdir(), "nwl-e2e-"));
-  const child = spawn(process.execPath, ["server/main.ts", "--port", "0", "--site", "dist", "--data-dir", dataDir, ...args], {
+  const child = spawn(process.execPath, ["server/main.ts", "--port", "0", "--site", SITE, "--data-dir", dataDir, ...args], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
   child.stdout.on("data", (data) => (output += data));
   child.stderr.on("data", (data) => (output += data));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the lab server printed no URL in 60 s:\n${output}`)), 60_000);
+  const [link, url, token] = await new Promise<RegExpMatchArray>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the lab server printed no link (URL#token=…) in 60 s:\n${output}`)), 60_000);
     child.stdout.on("data", () => {
-      const line = output.split("\n").find((text) => /^http:\/\/\S+\/$/.test(text.trim()));
-      if (line) {
+      const match = output
+        .split("\n")
+        .map((text) => text.trim().match(LINK))
+        .find(Boolean);
+      if (match) {
         clearTimeout(timer);
-        resolve(line.trim());
+        resolve(match);
       }
     });
     child.once("exit", (code) => reject(new Error(`the lab server exited (${code}):\n${output}`)));
   });
   return {
-    url,
+    url: url!,
+    token: token!,
+    link: link!,
+    dataDir,
     process: child,
     output: () => output,
     async stop() {

@@ -6,7 +6,7 @@
  */
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, startMainCommand, type MainCommand } from "./harness.ts";
+import { launchBrowser, readerUrl, startMainCommand, type MainCommand } from "./harness.ts";
 
 let server: MainCommand;
 let browser: Browser;
@@ -25,7 +25,7 @@ describe("Part 1 in the browser", () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     page.on("pageerror", (error) => console.error("page error:", error.message));
-    await page.goto(new URL("labs/part-1/", server.url).toString());
+    await page.goto(readerUrl(server));
 
     const total = Number(await page.getAttribute("[data-testid=lab-progress]", "data-total"));
     expect(total).toBeGreaterThanOrEqual(13);
@@ -79,7 +79,7 @@ describe("Part 1 in the browser", () => {
   it("shows a failed check's output and hint, then passes after the step; a reset forgets the progress", { timeout: 120_000 }, async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
-    await page.goto(new URL("labs/part-1/", server.url).toString());
+    await page.goto(readerUrl(server));
     const checkpoint = page.locator('[data-testid=checkpoint][data-checkpoint-id="nix-layout"]');
 
     // Checked before the step: the server runs the lab's check and it fails, saying why.

@@ -5,7 +5,7 @@
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, startMainCommand, startTcpProxy, type MainCommand } from "./harness.ts";
+import { launchBrowser, readerUrl, startMainCommand, startTcpProxy, type MainCommand } from "./harness.ts";
 import { processAlive, waitUntil } from "../../server/testing/lab-server.ts";
 
 let server: MainCommand;
@@ -30,7 +30,8 @@ async function openPart1(viewport = { width: 1280, height: 900 }, base = server.
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin });
   const page = await context.newPage();
   page.on("pageerror", (error) => console.error("page error:", error.message));
-  await page.goto(new URL("labs/part-1/", base).toString());
+  // As the reader opens the link the server printed: with the token (the page keeps it, and drops it from the address).
+  await page.goto(readerUrl(server, "labs/part-1/", base));
   return page;
 }
 
