@@ -53,7 +53,11 @@ export class NwlCheckpoint extends HTMLElement {
 
   /** Runs the check (once at a time) and shows the result. */
   check(): Promise<void> {
-    this.running ??= this.runCheck().finally(() => (this.running = undefined));
+    this.running ??= this.runCheck().finally(() => {
+      this.running = undefined;
+      // What is on screen now reflects the record this check saved (if any).
+      this.shownRecordAt = readProgress(this.lab)[this.checkpointId]?.at;
+    });
     return this.running;
   }
 
