@@ -88,7 +88,9 @@ export class TerminalView {
   private async mount(): Promise<void> {
     const { term, options } = this;
     term.loadAddon(this.fit);
-    term.loadAddon(new WebLinksAddon());
+    // A link opens in a new tab with no opener. (The addon's default opens about:blank and then
+    // navigates it, which a page under Cross-Origin-Opener-Policy: same-origin cannot do.)
+    term.loadAddon(new WebLinksAddon((_event, uri) => void window.open(uri, "_blank", "noopener,noreferrer")));
     term.open(options.host);
     await this.tryWebgl();
     this.fit.fit();
