@@ -1,0 +1,85 @@
+/**
+ * Whether this host can run sandbox environments, and why not: root, user
+ * namespaces an unprivileged uid may create (with mount, network and PID
+ * namespaces inside), the util-linux tools, and cgroups the server can make
+ * and limit. Cheap enough (about 20 ms: one real probe) to call at startup
+ * to pick the default driver.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, rmdirSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { findCommand } from "../../environment/prerequisites.ts";
+import { cgroupLayout, type CgroupHost } from "./cgroups.ts";
+
+export type SandboxAvailability = { ok: true; cgroupVersion: 1 | 2 } | { ok: false; reasons: string[] };
+
+/** Host commands the driver itself runs (the labs' own, like etcd, are checked per lab). */
+export const SANDBOX_COMMANDS = [
+  "bash", "env", "stat", "setpriv", "unshare", "nsenter", "script", "pivot_root", "mount", "umount", "ip", "hostname", "cp",
+  "containerd", "ctr", "runc", "docker-registry",
+] as const;
+
+function readNumber(file: string): number | undefined {
+  try {
+    return Number(readFileSync(file, "utf8").trim());
+  } catch {
+    return undefined;
+  }
+}
+
+/** The kernel's knobs that forbid unprivileged user namespaces, on the distributions that have them. */
+function userNamespaceKnobs(): string[] {
+  const reasons: string[] = [];
+  if (!existsSync("/proc/self/ns/user")) reasons.push("the kernel has no user namespaces (CONFIG_USER_NS)");
+  if (readNumber("/proc/sys/user/max_user_namespaces") === 0) reasons.push("user.max_user_namespaces is 0 (sysctl -w user.max_user_namespaces=15000)");
+  if (readNumber("/proc/sys/kernel/unprivileged_userns_clone") === 0) reasons.push("kernel.unprivileged_userns_clone is 0 (sysctl -w kernel.unprivileged_userns_clone=1)");
+  if (readNumber("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") === 1) {
+    reasons.push("AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1)");
+  }
+  return reasons;
+}
+
+/** overlayfs inside a user namespace needs Linux 5.11. */
+function kernelTooOld(): string | undefined {
+  const match = /^(\d+)\.(\d+)/.exec(readFileSync("/proc/sys/kernel/osrelease", "utf8"));
+  if (!match) return undefined;
+  const [major, minor] = [Number(match[1]), Number(match[2])];
+  return major < 5 || (major === 5 && minor < 11) ? `Linux ${major}.${minor} is too old: overlayfs in a user namespace needs 5.11` : undefined;
+}
+
+/**
+ * Says whether sandbox environments can be made here. Probes for real: an
+ * unprivileged uid makes a user namespace with mount, network and PID
+ * namespaces, and the cgroup layout is created and removed once.
+ */
+export function sandboxAvailability(options: { cgroupParent?: string; probeUid?: number; host?: CgroupHost } = {}): SandboxAvailability {
+  const reasons: string[] = [];
+  if (process.platform !== "linux") return { ok: false, reasons: ["needs Linux namespaces"] };
+  if (process.getuid?.() !== 0) reasons.push("the lab server must run as root (it writes uid maps and makes cgroups)");
+  const missing = SANDBOX_COMMANDS.filter((command) => !findCommand(command));
+  if (missing.length) reasons.push(`commands not found: ${missing.join(", ")} (util-linux, iproute2, containerd, runc, docker-registry)`);
+  reasons.push(...userNamespaceKnobs());
+  const old = kernelTooOld();
+  if (old) reasons.push(old);
+  let cgroupVersion: 1 | 2 = 1;
+  try {
+    const layout = cgroupLayout(options.cgroupParent ?? "nix-way-labs", options.host);
+    cgroupVersion = layout.version;
+    // The parent must be makeable: try one (and leave it empty).
+    const probe = path.join(layout.parents[0]!, `probe-${process.pid}`);
+    mkdirSync(probe, { recursive: true });
+    rmdirSync(probe);
+  } catch (error) {
+    reasons.push(`cgroups: ${(error as Error).message}`);
+  }
+  if (!reasons.length) {
+    const uid = String(options.probeUid ?? 65_534);
+    const probe = spawnSync(
+      findCommand("setpriv")!,
+      ["--reuid", uid, "--regid", uid, "--clear-groups", "--", findCommand("unshare")!, "--user", "--mount", "--net", "--pid", "--ipc", "--uts", "--cgroup", "--fork", "true"],
+      { encoding: "utf8", timeout: 5000 },
+    );
+    if (probe.status !== 0) reasons.push(`an unprivileged uid cannot create user namespaces here: ${(probe.stderr || probe.error?.message || `exit ${probe.status}`).trim()}`);
+  }
+  return reasons.length ? { ok: false, reasons } : { ok: true, cgroupVersion };
+}

@@ -1,0 +1,160 @@
+/**
+ * Entering a sandbox environment: the argv a host process runs to end up
+ * inside (uid 0 of the environment's user namespace, in all its namespaces,
+ * its root, its cgroups), the environment it starts with, and the two ways
+ * the driver uses it: a terminal (node-pty runs the argv) and a script whose
+ * text goes on stdin (SCRIPT_COMMAND).
+ *
+ *   bash enter.sh PID START stat INODES CGROUP… -- env -i VAR=… nsenter --user=/proc/self/fd/3 … --root=… --wd=… -- /bin/bash -c CLOSE-FDS-AND-CD COMMAND…
+ *
+ * Kept as separate functions (enterArgv, sandboxEnvironment, spawnInside,
+ * runInside) so a caller can wire them to another process interface.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import type { ScriptResult } from "../driver.ts";
+
+export const ENTER_SCRIPT = readFileSync(new URL("./enter.sh", import.meta.url), "utf8");
+
+/** PATH inside: the environment's root is the host's /usr, read-only, with the usual symlinks. */
+export const SANDBOX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** Where the environment's containerd writes its log (no journald): the page's `tail "$NWL_CONTAINERD_LOG"`. */
+export const CONTAINERD_LOG = "/var/log/containerd.log";
+
+/** The namespaces entered, in the order of the inode list and of fds 3-9 in enter.sh. */
+export const NAMESPACES = ["user", "mnt", "net", "pid", "ipc", "uts", "cgroup"] as const;
+export type NamespaceName = (typeof NAMESPACES)[number];
+
+/** What identifies a live environment from the host: its PID 1 and the cgroups to join. */
+export interface EnterTarget {
+  /** The environment's PID 1, as the host sees it. */
+  pid: number;
+  /** Its start time (field 22 of /proc/PID/stat): a pid reused by another process has another. */
+  start: string;
+  /** Inode numbers of its namespaces, by name. */
+  namespaces: Record<NamespaceName, number>;
+  /** Host directories of its cgroups. */
+  cgroupDirs: string[];
+}
+
+/** Absolute paths of the host tools the argv names (resolved once by the driver; NixOS has no /bin/bash). */
+export interface HostTools {
+  bash: string;
+  env: string;
+  nsenter: string;
+  stat: string;
+}
+
+/** The only variables a process inside starts with: never the server's own. */
+export function sandboxEnvironment(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: SANDBOX_PATH,
+    HOME: "/root",
+    USER: "root",
+    LOGNAME: "root",
+    SHELL: "/bin/bash",
+    TERM: "xterm-256color",
+    COLORTERM: "truecolor",
+    LANG: "C.UTF-8",
+    // OSC 133;A before each prompt (shell integration), as the other drivers' shells.
+    PROMPT_COMMAND: 'printf "\\033]133;A\\007"',
+    ...extra,
+  };
+}
+
+/** A login shell on a pty of the environment's own devpts (`tty` then names /dev/pts/0, not a host pty). */
+export const TERMINAL_COMMAND = ["/usr/bin/script", "-qfec", "exec /bin/bash -l", "/dev/null"];
+
+/**
+ * A script read from stdin. Not plain `bash -s`: there the script stays the
+ * stdin of its commands, and `ctr run` / `ctr task start` (which forward
+ * stdin to the task) swallow the rest of it. The text is read whole, then
+ * run from a pipe on fd 3 with /dev/null as stdin, as the other drivers' scripts.
+ */
+export const SCRIPT_COMMAND = ["/bin/bash", "--norc", "-c", 'script=$(cat) && exec /bin/bash --norc /dev/fd/3 3<<<"$script" </dev/null', "nwl-script"];
+
+/** Inside, before the command: drop the fds enter.sh opened and start in /root. */
+const INSIDE_PRELUDE = 'exec 3<&- 4<&- 5<&- 6<&- 7<&- 8<&- 9<&- 10<&-; cd /root 2>/dev/null || cd /; exec "$@"';
+
+/** The host argv that runs `command` inside the environment, with exactly `env` as its environment. */
+export function enterArgv(target: EnterTarget, command: readonly string[], env: Record<string, string>, tools: HostTools): string[] {
+  const inodes = NAMESPACES.map((name) => String(target.namespaces[name])).join(" ");
+  const fd = (name: NamespaceName) => `/proc/self/fd/${3 + NAMESPACES.indexOf(name)}`;
+  return [
+    // --norc everywhere: with a socket as stdin (node's pipes), bash would read ~/.bashrc, as under sshd.
+    tools.bash, "--norc", "-c", ENTER_SCRIPT, "nwl-enter", String(target.pid), target.start, tools.stat, inodes, ...target.cgroupDirs, "--",
+    tools.env, "-i", ...Object.entries(env).map(([name, value]) => `${name}=${value}`),
+    tools.nsenter,
+    `--user=${fd("user")}`, `--mount=${fd("mnt")}`, `--net=${fd("net")}`, `--pid=${fd("pid")}`,
+    `--ipc=${fd("ipc")}`, `--uts=${fd("uts")}`, `--cgroup=${fd("cgroup")}`,
+    // The environment's root, also as the working directory: --wd alone would keep a host one.
+    "--root=/proc/self/fd/10", "--wd=/proc/self/fd/10",
+    "--", "/bin/bash", "--norc", "-c", INSIDE_PRELUDE, "nwl", ...command,
+  ];
+}
+
+/**
+ * Starts `command` inside, in a process group of its own (so a timeout can
+ * kill it all), with stdin, stdout and stderr as pipes.
+ */
+export function spawnInside(target: EnterTarget, command: readonly string[], env: Record<string, string>, tools: HostTools): ChildProcess {
+  const [file, ...args] = enterArgv(target, command, env, tools);
+  return spawn(file!, args, { cwd: "/", env, detached: true, stdio: ["pipe", "pipe", "pipe"] });
+}
+
+/**
+ * Runs a script inside: its text goes on stdin (SCRIPT_COMMAND); stdout and
+ * stderr are collected together (bounded); at the timeout the whole
+ * process group is killed.
+ */
+export function runInside(
+  target: EnterTarget,
+  script: string,
+  options: { env: Record<string, string>; tools: HostTools; timeoutMs: number; maxOutputBytes: number },
+): Promise<ScriptResult> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const child = spawnInside(target, SCRIPT_COMMAND, options.env, options.tools);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let truncated = false;
+    const collect = (chunk: Buffer) => {
+      if (size >= options.maxOutputBytes) {
+        truncated = true;
+        return;
+      }
+      chunks.push(chunk.subarray(0, options.maxOutputBytes - size));
+      size += chunk.byteLength;
+    };
+    child.stdout!.on("data", collect);
+    child.stderr!.on("data", collect);
+    // A script that exits before reading all of it closes the pipe: not an error.
+    child.stdin!.on("error", () => {});
+    child.stdin!.end(script);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }, options.timeoutMs);
+    let done = false;
+    const finish = (exitCode: number) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      let output = Buffer.concat(chunks).toString("utf8");
+      if (truncated) output += "\n[output truncated]";
+      if (timedOut) output += `\n[timed out after ${options.timeoutMs} ms]`;
+      resolve({ exitCode, output, timedOut, durationMs: Math.round(performance.now() - started) });
+    };
+    child.on("error", (error) => {
+      chunks.push(Buffer.from(String(error)));
+      finish(127);
+    });
+    child.on("close", (code, signal) => finish(timedOut ? 124 : (code ?? (signal ? 128 + 9 : 1))));
+  });
+}

@@ -1,0 +1,140 @@
+# PID 1 of a sandbox environment (run by sandbox.ts, never by hand).
+#
+# Started by `unshare --user --mount --net --pid --ipc --uts --cgroup --fork`
+# as the environment's base uid, in the environment's cgroups. The lab server
+# writes the uid/gid maps (uid 0 here is the base uid on the host); then this
+# script builds the environment's root tree, pivots into it, and supervises
+# the environment's own registry and containerd for as long as it lives.
+#
+# Arguments: DIR HOSTNAME STATE_SIZE REGISTRY_STORAGE [CGROUP_MOUNT...]
+#   DIR               the environment's folder on the host (0700, its base uid's):
+#                     stage/etc (files of its /etc), rootfs/ and state/ (mount points)
+#   STATE_SIZE        size of the tmpfs holding /root /tmp /var and the /etc layer
+#   REGISTRY_STORAGE  the shared, seeded registry storage (bound read-only)
+#   CGROUP_MOUNT      VERSION:OPTIONS:NAME, one per hierarchy of the environment's cgroups
+#
+# Read by PID 1 from a pipe on fd 3 (`bash /dev/fd/3`), so `ps` shows a short command line.
+# Prints "ready" on stdout once the registry and containerd answer.
+set -euo pipefail
+exec </dev/null
+dir=$1 hostname=$2 state_size=$3 storage=$4
+shift 4
+
+cd "$dir"
+# Everything the reader can write lives on this tmpfs, charged to the environment's
+# memory cgroup and capped in size: no host disk is ever filled from inside.
+mount -t tmpfs -o "mode=755,nosuid,nodev,size=$state_size" nwl-state state
+mount -t tmpfs -o mode=755,size=1m nwl-root rootfs
+mkdir -p state/empty state/etc-upper state/etc-work state/root state/tmp state/cni \
+  state/var/log state/var/tmp state/var/lib/containerd state/var/lib/docker-registry
+cp -a stage/etc/. state/etc-upper/
+cp -R --preserve=mode,timestamps /etc/skel/. state/root/ 2>/dev/null || true
+chmod 700 state/root
+chmod 1777 state/tmp state/var/tmp
+
+cd rootfs
+mkdir usr etc root tmp var run dev proc sys
+# /usr read-only for good: an overlay with no upper layer cannot be remounted writable.
+mount -t overlay -o ro,lowerdir=../state/empty:/usr nwl-usr usr
+for top in bin sbin lib lib32 lib64 libx32; do
+  if [ -L "/$top" ]; then ln -s "$(readlink "/$top")" "$top"
+  elif [ -d "/$top" ]; then mkdir "$top"; mount --bind -o ro "/$top" "$top"
+  fi
+done
+# /etc: the host's files, read-only to the reader (they are not its uid's), under
+# a private layer with the environment's own hosts, hostname, CA bundle and configs.
+mount -t overlay -o lowerdir=/etc,upperdir=../state/etc-upper,workdir=../state/etc-work,userxattr nwl-etc etc
+mount --bind ../state/cni etc/cni/net.d
+for private in root tmp var; do mount --bind "../state/$private" "$private"; done
+mount --bind -o ro "$storage" var/lib/docker-registry
+mount -t tmpfs -o mode=755,nosuid,nodev,size=64m nwl-run run
+
+mount -t tmpfs -o mode=755,nosuid,noexec,size=1m nwl-dev dev
+for device in null zero full random urandom tty; do
+  touch "dev/$device"
+  mount --bind "/dev/$device" "dev/$device"
+done
+mkdir dev/pts dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts dev/pts
+ln -s pts/ptmx dev/ptmx
+ln -s /proc/self/fd dev/fd
+ln -s /proc/self/fd/0 dev/stdin
+ln -s /proc/self/fd/1 dev/stdout
+ln -s /proc/self/fd/2 dev/stderr
+mount -t tmpfs -o mode=1777,nosuid,nodev,size=64m nwl-shm dev/shm
+
+mount -t proc -o nosuid,nodev,noexec proc proc
+# Read-only per mount, not per superblock: runc mounts its own sysfs for --privileged.
+mount -t sysfs -o nosuid,nodev,noexec sysfs sys
+mount -o remount,bind,ro,nosuid,nodev,noexec sys
+mount -t tmpfs -o mode=755,nosuid,nodev,noexec,size=1m cgroup sys/fs/cgroup
+# The environment's cgroups, seen from its cgroup namespace (their root is the environment's cgroup).
+for spec in "$@"; do
+  IFS=: read -r version options name <<<"$spec"
+  if [ "$version" = 2 ]; then
+    if [ -z "$name" ]; then
+      mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 sys/fs/cgroup
+    else
+      mkdir "sys/fs/cgroup/$name"
+      mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 "sys/fs/cgroup/$name"
+    fi
+    continue
+  fi
+  mkdir "sys/fs/cgroup/$name"
+  case $options in name=*) options=none,$options ;; esac
+  mount -t cgroup -o "nosuid,nodev,noexec,$options" cgroup "sys/fs/cgroup/$name"
+  # Co-mounted controllers (cpu,cpuacct) get a link per controller, as systemd makes them.
+  if [[ $name == *,* ]]; then
+    IFS=, read -ra controllers <<<"$name"
+    for controller in "${controllers[@]}"; do ln -s "$name" "sys/fs/cgroup/$controller"; done
+  fi
+done
+
+pivot_root . .
+umount -l .
+cd /
+# From here on nothing of the host's file system is reachable: logs go inside.
+exec 2>>/var/log/nwl-init.log
+hostname "$hostname"
+ip link set lo up
+
+# The services, restarted whenever they die (a reader's `pkill`, `kill -9 -1`, the OOM killer).
+declare -A services=()
+start() {
+  case $1 in
+    registry) docker-registry serve /etc/docker/registry/config.yml </dev/null >>/var/log/registry.log 2>&1 & ;;
+    containerd) containerd </dev/null >>/var/log/containerd.log 2>&1 & ;;
+  esac
+  services[$!]=$1
+}
+start registry
+start containerd
+
+ready=""
+for _ in $(seq 1000); do
+  if (exec 3<>/dev/tcp/127.0.0.2/443) 2>/dev/null && [ -S /run/containerd/containerd.sock ] && ctr --timeout 1s version >/dev/null 2>&1; then
+    ready=1
+    break
+  fi
+  sleep 0.01
+done
+if [ -z "$ready" ]; then
+  echo "not ready: registry or containerd did not answer within 10 s"
+  tail -n 5 /var/log/registry.log /var/log/containerd.log || true
+  exit 1
+fi
+echo ready
+exec >&2
+
+set +e
+while :; do
+  pid=""
+  wait -n -p pid
+  [ -n "$pid" ] || { sleep 1; continue; }
+  name=${services[$pid]:-}
+  [ -n "$name" ] || continue
+  unset "services[$pid]"
+  echo "$(date -Is) $name (pid $pid) exited; restarting it" >&2
+  sleep 0.5
+  start "$name"
+done
