@@ -146,15 +146,7 @@ export async function createLabServer(config: ServerConfig, parts: LabServerPart
     for (const listener of noticeListeners) listener(notice);
   });
   const site = config.siteDir
-    ? sirv(config.siteDir, {
-        etag: true,
-        dev: false,
-        setHeaders: (response, pathname) => {
-          // sirv hands the request's path ("/labs/part-1/"), not the file it found for it.
-          const page = htmlFileFor(config.siteDir!, pathname);
-          if (page) response.setHeader("content-security-policy", cspForPage(page));
-        },
-      })
+    ? sirv(config.siteDir, { etag: true, dev: false })
     : undefined;
 
   const server = createServer(async (request, response) => {
@@ -214,6 +206,9 @@ export async function createLabServer(config: ServerConfig, parts: LabServerPart
         return;
       }
       if (site) {
+        // Before sirv answers, so its 304 (a reload) carries the page's policy too, not the non-page one.
+        const page = htmlFileFor(config.siteDir!, url.pathname);
+        if (page) response.setHeader("content-security-policy", cspForPage(page));
         site(request, response, () => {
           response.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
           response.end(`not found: ${url.pathname}\n`);

@@ -49,6 +49,12 @@ describe("security headers in the browser", () => {
       expect(headers["x-content-type-options"], path).toBe("nosniff");
       expect(headers["referrer-policy"], path).toBe("no-referrer");
       await page.waitForLoadState("networkidle");
+      // A reload revalidates (If-None-Match → 304): the 304 must carry the page's policy, not the non-page one.
+      const revalidated = await fetch(new URL(path, server.url), { headers: { "if-none-match": headers.etag! } });
+      expect(revalidated.status, `${path} revalidated`).toBe(304);
+      expect(revalidated.headers.get("content-security-policy"), `${path} revalidated`).toBe(headers["content-security-policy"]);
+      await page.reload();
+      await page.waitForLoadState("networkidle");
     }
     expect(violations).toEqual([]);
     await page.close();
