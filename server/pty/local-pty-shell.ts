@@ -45,6 +45,8 @@ export class LocalPtyShell implements ShellProcess {
     this.pty.onExit(() => {
       this.exited = true;
       clearTimeout(this.inputTimer);
+      // Its jobs leave with the shell (`sleep 600 & exit`): now, while the session id can only be theirs.
+      killSessionProcesses(this.pid);
     });
   }
 
