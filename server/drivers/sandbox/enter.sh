@@ -12,6 +12,12 @@
 # The namespaces and root are opened first (fds 3-10), then checked against
 # the recorded ones: whatever happens to the pid meanwhile, nsenter only
 # ever enters the environment it was given. Exits 125 when it has ended.
+# Whatever the lab server inherited and passed on (fds without close-on-exec) must not
+# reach the environment: a host directory's fd would be a way out of its root.
+for fd in /proc/self/fd/*; do
+  fd=${fd##*/}
+  [ "$fd" -gt 2 ] && eval "exec $fd>&-"
+done
 pid=$1 start=$2 stat=$3 expected=$4
 shift 4
 ended() {

@@ -16,7 +16,8 @@
 # Read by PID 1 from a pipe on fd 3 (`bash /dev/fd/3`), so `ps` shows a short command line.
 # Prints "ready" on stdout once the registry and containerd answer.
 set -euo pipefail
-exec </dev/null
+# bash reads this script on fd 255 now: its fd 3 (the pipe it came in) goes, lest services inherit it.
+exec </dev/null 3<&-
 dir=$1 hostname=$2 state_size=$3 storage=$4
 shift 4
 
@@ -127,14 +128,23 @@ echo ready
 exec >&2
 
 set +e
+# A tick without a process per tick: a read that times out on a FIFO nobody writes.
+mkfifo /run/nwl-init.tick
+exec 3<>/run/nwl-init.tick
+rm -f /run/nwl-init.tick
+# Polled rather than `wait -n`: bash may have reaped (and forgotten) a service meanwhile.
+# A dead service is started again one tick after it was found dead (0.5-1 s: no hot loop).
+# Orphans reparented to PID 1 are reaped by bash itself (its SIGCHLD handler).
+pending=()
 while :; do
-  pid=""
-  wait -n -p pid
-  [ -n "$pid" ] || { sleep 1; continue; }
-  name=${services[$pid]:-}
-  [ -n "$name" ] || continue
-  unset "services[$pid]"
-  echo "$(date -Is) $name (pid $pid) exited; restarting it" >&2
-  sleep 0.5
-  start "$name"
+  read -r -t 0.5 -u 3 _
+  for name in "${pending[@]}"; do start "$name"; done
+  pending=()
+  for pid in "${!services[@]}"; do
+    kill -0 "$pid" 2>/dev/null && continue
+    name=${services[$pid]}
+    unset "services[$pid]"
+    echo "$(date -Is) $name (pid $pid) exited; restarting it" >&2
+    pending+=("$name")
+  done
 done

@@ -59,8 +59,13 @@ until [ -n "$m" ]; do read -r m </proc/self/uid_map || m=""; [ -n "$m" ] || slee
 script=$(cat)
 exec setpriv --pdeathsig KILL -- bash --norc /dev/fd/3 "$@" 3<<<"$script"`;
 
-/** Joins the cgroups named before "--", then runs the rest: the holder starts inside its limits. */
-const JOIN_CGROUPS = `while [ "$1" != -- ]; do echo $$ >"$1/cgroup.procs" || exit 125; shift; done
+/**
+ * Closes every fd but 0-2 (what the server inherited without close-on-exec
+ * must not reach the environment), joins the cgroups named before "--", then
+ * runs the rest: the holder starts inside its limits.
+ */
+const JOIN_CGROUPS = `for fd in /proc/self/fd/*; do fd=\${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
+while [ "$1" != -- ]; do echo $$ >"$1/cgroup.procs" || exit 125; shift; done
 shift
 exec "$@"`;
 
@@ -650,7 +655,8 @@ class SandboxEnvironmentImpl implements SandboxEnvironment {
   /** Why the environment is not fully working, for health(); empty when it is. */
   problems(): string[] {
     if (!sameProcess(this.target.pid, this.target.start)) return [`lab environment ${this.id} has ended: its PID 1 is gone`];
-    const names = childrenOf(this.target.pid).map(commandName);
+    // A service just killed is a zombie until PID 1 reaps it: dead all the same.
+    const names = childrenOf(this.target.pid).filter((pid) => sameProcess(pid, processStart(pid) ?? "")).map(commandName);
     const reasons: string[] = [];
     if (!names.includes("docker-registry")) reasons.push(`the image registry of lab environment ${this.id} is restarting`);
     if (!names.includes("containerd")) reasons.push(`the containerd of lab environment ${this.id} is restarting`);
