@@ -13,6 +13,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import type { ScriptResult } from "../driver.ts";
+import { scriptForStdin } from "../host.ts";
 
 export const ENTER_SCRIPT = readFileSync(new URL("./enter.sh", import.meta.url), "utf8");
 
@@ -67,12 +68,12 @@ export function sandboxEnvironment(extra: Record<string, string> = {}): Record<s
 export const TERMINAL_COMMAND = ["/usr/bin/script", "-qfec", "exec /bin/bash -l", "/dev/null"];
 
 /**
- * A script read from stdin. Not plain `bash -s`: there the script stays the
- * stdin of its commands, and `ctr run` / `ctr task start` (which forward
- * stdin to the task) swallow the rest of it. The text is read whole, then
- * run from a pipe on fd 3 with /dev/null as stdin, as the other drivers' scripts.
+ * A script read from stdin: `bash -s`, given the text as scriptForStdin()
+ * wraps it (one brace group with /dev/null as its stdin, parsed whole before
+ * any of it runs), or `ctr run` / `ctr task start`, which forward stdin to
+ * the task, would swallow the lines after them.
  */
-export const SCRIPT_COMMAND = ["/bin/bash", "--norc", "-c", 'script=$(cat) && exec /bin/bash --norc /dev/fd/3 3<<<"$script" </dev/null', "nwl-script"];
+export const SCRIPT_COMMAND = ["/bin/bash", "--norc", "-s"];
 
 /** Inside, before the command: drop the fds enter.sh opened and start in /root. */
 const INSIDE_PRELUDE = 'exec 3<&- 4<&- 5<&- 6<&- 7<&- 8<&- 9<&- 10<&-; cd /root 2>/dev/null || cd /; exec "$@"';
@@ -131,7 +132,7 @@ export function runInside(
     child.stderr!.on("data", collect);
     // A script that exits before reading all of it closes the pipe: not an error.
     child.stdin!.on("error", () => {});
-    child.stdin!.end(script);
+    child.stdin!.end(scriptForStdin(script));
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;

@@ -28,12 +28,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, chownSync, closeSync, copyFileSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { findLab, loadLabs, readLabScript, type LabCatalog } from "../../labs.ts";
+import { findLab, loadLabs, type LabCatalog } from "../../labs.ts";
 import { log } from "../../log.ts";
 import type { ContainerdMode, ContainerdSupervision } from "../../environment/containerd.ts";
 import { sleep } from "../../environment/exec.ts";
-import { LAB_IMAGES } from "../../environment/images.ts";
-import { MissingPrerequisitesError, findCommand, missingCniPlugins, missingCommands } from "../../environment/prerequisites.ts";
+import { MissingPrerequisitesError, findCommand } from "../../environment/prerequisites.ts";
 import { registryConfig, REGISTRY_ADDRESS, sessionHostsFile } from "../../environment/registry.ts";
 import { provisionSharedInfra } from "../../environment/shared-infra.ts";
 import { LocalPtyShell } from "../../pty/local-pty-shell.ts";
@@ -133,7 +132,7 @@ export interface SandboxEnvironment extends LabEnvironment {
   readonly dir: string;
   /** The variables every process inside starts with. */
   readonly env: Record<string, string>;
-  /** How long createEnvironment took, in ms (namespaces, mounts, registry and containerd answering, setup). */
+  /** How long createEnvironment took, in ms (namespaces, mounts, registry and containerd answering). */
   readonly startMs: number;
   /** How long the last dispose took, in ms. */
   disposeMs: number;
@@ -290,23 +289,8 @@ export class SandboxDriver implements SessionDriver {
     return this.labs;
   }
 
-  async prepare(labs: readonly string[]): Promise<void> {
-    const missing: string[] = [];
-    for (const id of labs) {
-      const lab = findLab(this.catalog(), id);
-      if (!lab) {
-        missing.push(`unknown lab "${id}"`);
-        continue;
-      }
-      const requires = lab.definition.requires;
-      const commands = requires.commands.map((command) => (typeof command === "string" ? { name: command } : command));
-      const unserved = requires.images.filter((image) => !(LAB_IMAGES as readonly string[]).includes(image));
-      missing.push(
-        ...[...missingCommands(commands), ...missingCniPlugins(requires.cniPlugins)].map((line) => `lab ${id}: ${line}`),
-        ...unserved.map((image) => `lab ${id}: image ${image} is not served by the local registry (it serves ${LAB_IMAGES.join(", ")})`),
-      );
-    }
-    if (missing.length) throw new MissingPrerequisitesError("the requested labs", missing);
+  /** Seeds the shared image storage and removes what a killed server left (once); the lab runtime has checked the labs' requirements. */
+  async prepare(_labs: readonly string[]): Promise<void> {
     this.preparing ??= this.provision();
     try {
       await this.preparing;
@@ -439,15 +423,6 @@ export class SandboxDriver implements SessionDriver {
       },
     });
     this.environments.add(environment);
-    try {
-      if (loaded.definition.environment.setup) {
-        const result = await environment.runScript(readLabScript(loaded, loaded.definition.environment.setup), { timeoutMs: 60_000 });
-        if (result.exitCode !== 0) throw new Error(`lab ${lab}: environment setup failed (exit ${result.exitCode}):\n${result.output}`);
-      }
-    } catch (error) {
-      await environment.dispose();
-      throw error;
-    }
     environment.startMs = Math.round(performance.now() - started);
     log.info({ environment: id, lab, slot: claim.slot, ms: environment.startMs }, "sandbox environment ready");
     return environment;
