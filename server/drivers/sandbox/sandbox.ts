@@ -334,23 +334,18 @@ export class SandboxDriver implements SessionDriver {
   /** One driver per data dir: a second one would take the first one's environments for stale ones. */
   private claimDataDir(): void {
     const lock = path.join(this.dataDir, LOCK_FILE);
-    let owner: number | undefined;
+    let owner: { pid: number; start: string } | undefined;
     try {
-      owner = Number(readFileSync(lock, "utf8"));
+      const [pid, start] = readFileSync(lock, "utf8").trim().split(" ");
+      owner = { pid: Number(pid), start: start ?? "" };
     } catch {
       // unclaimed
     }
-    const ownerIsNode = () => {
-      try {
-        return readFileSync(`/proc/${owner}/cmdline`, "utf8").includes("node");
-      } catch {
-        return false;
-      }
-    };
-    if (owner && owner !== process.pid && ownerIsNode()) {
-      throw new Error(`lab data dir ${this.dataDir} is in use by another lab server (pid ${owner}); give this one its own data dir`);
+    // The pid and its start time: a pid reused by another process is not the owner.
+    if (owner && owner.pid !== process.pid && sameProcess(owner.pid, owner.start)) {
+      throw new Error(`lab data dir ${this.dataDir} is in use by another lab server (pid ${owner.pid}); give this one its own data dir`);
     }
-    writeFileSync(lock, String(process.pid));
+    writeFileSync(lock, `${process.pid} ${processStart(process.pid)}`);
   }
 
   /** Environments of an earlier lab server that did not shut down cleanly (killed, crashed). */
