@@ -6,7 +6,7 @@
  * escape.test.ts, the Part 1 lab in part-1.test.ts.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,8 +15,8 @@ import type { DriverHealth } from "../driver.ts";
 import { sandboxAvailability } from "./availability.ts";
 import { cgroupLayout, createEnvironmentCgroups, DEFAULT_LIMITS, readLimit } from "./cgroups.ts";
 import { NAMESPACES } from "./enter.ts";
-import { processStart, SandboxDriver, sameProcess, sandboxLeftovers, type SandboxEnvironment, type SandboxRecord } from "./sandbox.ts";
-import { DEFAULT_SLOTS_DIR, RANGE_SIZE } from "./slots.ts";
+import { SandboxDriver, sameProcess, sandboxLeftovers, type SandboxEnvironment, type SandboxRecord } from "./sandbox.ts";
+import { DEFAULT_SLOTS_DIR, processesInRange, RANGE_SIZE, SlotRegistry } from "./slots.ts";
 import { insideOnly, PtyShell, until } from "./test-helpers.ts";
 
 const LAB = "k8s-nix-way-part-1";
@@ -281,9 +281,39 @@ describe("sandbox driver after a lab server was killed", () => {
       await next.prepare([LAB]);
       const gone = { record, target: record.init!, dir: record.dir } as unknown as SandboxEnvironment;
       expect(sandboxLeftovers(gone)).toEqual([]);
-      expect(processStart(record.init!.pid) === record.init!.start).toBe(false);
+      expect(sameProcess(record.init!.pid, record.init!.start)).toBe(false);
     } finally {
       await next.close();
+    }
+  });
+});
+
+describe("uid ranges (slots), claimed machine-wide", () => {
+  it("hands out the lowest free range, never one a process uses, and takes back orphaned claims only", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "nwl-slots-"));
+    // Far from the driver's ranges: this test must not meet a live sandbox.
+    const slots = new SlotRegistry({ dir, uidBase: 3_000_000_000 });
+    const owner = (environment: string) => ({ dataDir: "/nowhere", environment, record: path.join(dir, `${environment}.json`), serverPid: process.pid });
+    const busy = spawn("setpriv", ["--reuid", String(3_000_000_000 + 2 * RANGE_SIZE), "--regid", "0", "--clear-groups", "sleep", "30"], { stdio: "ignore" });
+    try {
+      await until(() => processesInRange(3_000_000_000 + 2 * RANGE_SIZE).length === 1, 5000, "a process in slot 2's range");
+      const claims = [slots.claim(owner("a")), slots.claim(owner("b")), slots.claim(owner("c"))];
+      // Slot 2's range is in use (a process runs with its uid): skipped.
+      expect(claims.map((claim) => claim.slot)).toEqual([0, 1, 3]);
+      expect(claims[1]!.base).toBe(3_000_000_000 + RANGE_SIZE);
+      slots.release(0);
+      expect(slots.claim(owner("d")).slot).toBe(0);
+      // Slot 1's record never existed (a wiped data dir): taken back once old enough; slot 3's record exists.
+      writeFileSync(owner("c").record, "{}");
+      expect(slots.claim(owner("e")).slot).toBe(4);
+      const old = new Date(Date.now() - 120_000);
+      for (const slot of [1, 3]) utimesSync(path.join(dir, String(slot)), old, old);
+      expect(slots.claim(owner("f")).slot).toBe(1);
+      expect(JSON.parse(readFileSync(path.join(dir, "1"), "utf8")).environment).toBe("f");
+      expect(slots.claim(owner("g")).slot).toBe(5);
+    } finally {
+      busy.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -384,9 +384,9 @@ export class SandboxDriver implements SessionDriver {
     if (!loaded) throw new Error(`unknown lab "${lab}"`);
     const started = performance.now();
     const id = newEnvironmentId();
-    const claim = this.slots.claim({ dataDir: this.dataDir, environment: id, serverPid: process.pid });
-    const dir = path.join(this.root, id);
     const recordFile = path.join(this.root, `${id}.json`);
+    const claim = this.slots.claim({ dataDir: this.dataDir, environment: id, record: recordFile, serverPid: process.pid });
+    const dir = path.join(this.root, id);
     const record: SandboxRecord = { id, lab, slot: claim.slot, base: claim.base, dir, cgroups: { version: layout.version, dirs: [], mounts: [] } };
     const saveRecord = () => writeFileSync(recordFile, JSON.stringify(record), { mode: 0o600 });
     let holder: ChildProcess | undefined;

@@ -10,7 +10,7 @@
  * file names the data dir and environment that hold it, so a later server
  * can clean up after one that was killed.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import path from "node:path";
 
 export const RANGE_SIZE = 65_536;
@@ -27,9 +27,14 @@ export interface SlotClaim {
 export interface SlotOwner {
   dataDir: string;
   environment: string;
+  /** The environment's record (written right after the claim, removed with the environment). */
+  record: string;
   /** The lab server that claimed it. */
   serverPid: number;
 }
+
+/** A claim this old whose record is gone (a data dir wiped by hand) and whose range no process uses is free again. */
+const ORPHAN_AFTER_MS = 60_000;
 
 export function slotBase(uidBase: number, slot: number): number {
   return uidBase + slot * RANGE_SIZE;
@@ -75,12 +80,15 @@ export class SlotRegistry {
   /** Claims the lowest free slot; throws when every slot is taken. */
   claim(owner: SlotOwner): SlotClaim {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const taken = new Set(this.list().map((entry) => entry.slot));
+    const listed = this.list();
+    const orphans = new Set(listed.filter((entry) => this.orphaned(entry)).map((entry) => entry.slot));
+    const taken = new Set(listed.map((entry) => entry.slot).filter((slot) => !orphans.has(slot)));
     for (let slot = 0; slot < this.maxSlots; slot++) {
       if (taken.has(slot)) continue;
       const file = this.file(slot);
       let fd: number;
       try {
+        if (orphans.has(slot) && !this.reclaim(slot)) continue;
         fd = openSync(file, "wx", 0o600);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === "EEXIST") continue;
@@ -98,6 +106,45 @@ export class SlotRegistry {
       return { slot, base, file };
     }
     throw new Error(`no free sandbox uid range: all ${this.maxSlots} slots in ${this.dir} are taken`);
+  }
+
+  /** A claim left by a data dir wiped by hand: old, its record gone, nothing running with its ids. */
+  private orphaned(entry: { slot: number; owner: SlotOwner | undefined }): boolean {
+    if (!entry.owner?.record || existsSync(entry.owner.record)) return false;
+    try {
+      if (Date.now() - statSync(this.file(entry.slot)).mtimeMs < ORPHAN_AFTER_MS) return false;
+    } catch {
+      return false;
+    }
+    return processesInRange(slotBase(this.uidBase, entry.slot)).length === 0;
+  }
+
+  /**
+   * Removes an orphaned claim's file, checking again under a lock (a folder
+   * made exclusively): only reclaims remove claims, so two servers never
+   * remove a claim just made.
+   */
+  private reclaim(slot: number): boolean {
+    const lock = path.join(this.dir, ".reclaiming");
+    try {
+      mkdirSync(lock);
+    } catch {
+      try {
+        // A reclaimer killed while holding it.
+        if (Date.now() - statSync(lock).mtimeMs > 10_000) rmSync(lock, { recursive: true, force: true });
+      } catch {
+        // gone meanwhile
+      }
+      return false;
+    }
+    try {
+      const entry = this.list().find((candidate) => candidate.slot === slot);
+      if (!entry || !this.orphaned(entry)) return false;
+      rmSync(this.file(slot), { force: true });
+      return true;
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
   }
 
   release(slot: number): void {
