@@ -7,16 +7,18 @@
  *   - user, PID, mount, network, IPC, UTS and cgroup namespaces, made by
  *     `setpriv --reuid=BASE … -- unshare --user … --fork`, whose PID 1
  *     (init.sh) builds a root tree (read-only /usr, a private /etc layer,
- *     tmpfs /root /tmp /var /run /dev, fresh proc and sysfs, its cgroups)
- *     and pivots into it, then supervises the environment's own registry
+ *     /root /tmp /var on a size-capped tmpfs charged to its memory cgroup,
+ *     tmpfs /run and /dev, fresh proc and sysfs, its cgroups) and pivots
+ *     into it, then supervises the environment's own registry
  *     (127.0.0.2:443, answering as registry-1.docker.io, serving the shared
  *     image storage read-only) and its own containerd at the default socket:
  *     every `ctr` command of the series works as typed;
  *   - cgroups with memory, pids and CPU limits (cgroups.ts), which every
  *     process entering (terminal, check) joins before it enters;
- *   - a folder `<dataDir>/sandboxes/<id>/` (0700, the base uid's) and a
- *     record `<id>.json` beside it, for a later server to clean up after a
- *     killed one.
+ *   - a folder `<dataDir>/sandboxes/<id>/` (0700, the base uid's: the files
+ *     of its /etc layer, mount points) and a record `<id>.json` beside it
+ *     (root's), for a later server to clean up after a killed one. Nothing
+ *     the reader writes lands on the host's disk.
  *
  * Disposal kills PID 1 (the kernel then kills the whole PID namespace,
  * whatever the reader started), removes the cgroups and the folder.
@@ -208,6 +210,19 @@ function untraversable(dir: string): string | undefined {
   }
 }
 
+/** The first file or folder under dir that "others" cannot read (the registry inside reads the storage as nobody). */
+function unreadableUnder(dir: string): string | undefined {
+  const stat = lstatSync(dir);
+  if (stat.isSymbolicLink()) return undefined;
+  if (!stat.isDirectory()) return (stat.mode & 0o004) === 0 ? dir : undefined;
+  if ((stat.mode & 0o005) !== 0o005) return dir;
+  for (const entry of readdirSync(dir)) {
+    const found = unreadableUnder(path.join(dir, entry));
+    if (found) return found;
+  }
+  return undefined;
+}
+
 function chownTree(target: string, uid: number): void {
   chownSync(target, uid, uid);
   if (!lstatSync(target).isDirectory()) return;
@@ -328,6 +343,8 @@ export class SandboxDriver implements SessionDriver {
         throw new Error(`sandbox environments cannot reach ${dir}: ${blocked} is not searchable by other users (chmod o+x ${blocked}, or use a data dir under a path they can pass through)`);
       }
     }
+    const unreadable = unreadableUnder(infra.registryStorage);
+    if (unreadable) throw new Error(`sandbox environments cannot read the registry storage: ${unreadable} is not readable by other users (chmod -R o+rX ${infra.registryStorage})`);
     this.shared = { registryStorage: infra.registryStorage, caBundle: infra.pki.caBundle, registryCert: infra.pki.registryCert, registryKey: infra.pki.registryKey };
   }
 
