@@ -71,9 +71,10 @@ export const TERMINAL_COMMAND = ["/usr/bin/script", "-qfec", "exec /bin/bash -l"
  * A script read from stdin: `bash -s`, given the text as scriptForStdin()
  * wraps it (one brace group with /dev/null as its stdin, parsed whole before
  * any of it runs), or `ctr run` / `ctr task start`, which forward stdin to
- * the task, would swallow the lines after them.
+ * the task, would swallow the lines after them. Its stderr goes into its
+ * stdout, one pipe: the output keeps the order it was written in.
  */
-export const SCRIPT_COMMAND = ["/bin/bash", "--norc", "-s"];
+export const SCRIPT_COMMAND = ["/bin/bash", "--norc", "-c", "exec 2>&1; exec /bin/bash --norc -s", "nwl-script"];
 
 /** Inside, before the command: drop the fds enter.sh opened and start in /root. */
 const INSIDE_PRELUDE = 'exec 3<&- 4<&- 5<&- 6<&- 7<&- 8<&- 9<&- 10<&-; cd /root 2>/dev/null || cd /; exec "$@"';
