@@ -348,21 +348,38 @@ export class SandboxDriver implements SessionDriver {
     this.shared = { registryStorage: infra.registryStorage, caBundle: infra.pki.caBundle, registryCert: infra.pki.registryCert, registryKey: infra.pki.registryKey };
   }
 
-  /** One driver per data dir: a second one would take the first one's environments for stale ones. */
+  /**
+   * One driver per data dir: a second one would take the first one's
+   * environments for stale ones and kill them. The lock file is made
+   * exclusively; one whose owner (pid and start time) is gone is taken over.
+   */
   private claimDataDir(): void {
     const lock = path.join(this.dataDir, LOCK_FILE);
-    let owner: { pid: number; start: string } | undefined;
-    try {
-      const [pid, start] = readFileSync(lock, "utf8").trim().split(" ");
-      owner = { pid: Number(pid), start: start ?? "" };
-    } catch {
-      // unclaimed
+    const me = `${process.pid} ${processStart(process.pid)}`;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const fd = openSync(lock, "wx", 0o644);
+        writeFileSync(fd, me);
+        closeSync(fd);
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+      let owner = "";
+      try {
+        owner = readFileSync(lock, "utf8").trim();
+      } catch {
+        continue;
+      }
+      if (owner === me) return;
+      const [pid, start] = owner.split(" ");
+      if (pid && start && sameProcess(Number(pid), start)) {
+        throw new Error(`lab data dir ${this.dataDir} is in use by another lab server (pid ${pid}); give this one its own data dir`);
+      }
+      // Its owner is gone; an empty one is still being written, unless it was left so by a crash.
+      if (owner || Date.now() - statSync(lock).mtimeMs > 2000) rmSync(lock, { force: true });
     }
-    // The pid and its start time: a pid reused by another process is not the owner.
-    if (owner && owner.pid !== process.pid && sameProcess(owner.pid, owner.start)) {
-      throw new Error(`lab data dir ${this.dataDir} is in use by another lab server (pid ${owner.pid}); give this one its own data dir`);
-    }
-    writeFileSync(lock, `${process.pid} ${processStart(process.pid)}`);
+    throw new Error(`lab data dir ${this.dataDir}: could not claim ${lock}`);
   }
 
   /** Environments of an earlier lab server that did not shut down cleanly (killed, crashed). */
