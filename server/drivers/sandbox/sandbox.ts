@@ -377,9 +377,23 @@ export class SandboxDriver implements SessionDriver {
         throw new Error(`lab data dir ${this.dataDir} is in use by another lab server (pid ${pid}); give this one its own data dir`);
       }
       // Its owner is gone; an empty one is still being written, unless it was left so by a crash.
-      if (owner || Date.now() - statSync(lock).mtimeMs > 2000) rmSync(lock, { force: true });
+      try {
+        if (owner || Date.now() - statSync(lock).mtimeMs > 2000) rmSync(lock, { force: true });
+      } catch {
+        // removed meanwhile
+      }
     }
     throw new Error(`lab data dir ${this.dataDir}: could not claim ${lock}`);
+  }
+
+  /** Removes the data dir's lock, if it is still this server's. */
+  private releaseDataDir(): void {
+    const lock = path.join(this.dataDir, LOCK_FILE);
+    try {
+      if (readFileSync(lock, "utf8").trim() === `${process.pid} ${processStart(process.pid)}`) rmSync(lock, { force: true });
+    } catch {
+      // not there
+    }
   }
 
   /** Environments of an earlier lab server that did not shut down cleanly (killed, crashed). */
@@ -576,7 +590,7 @@ export class SandboxDriver implements SessionDriver {
     clearInterval(this.healthTimer);
     this.healthTimer = undefined;
     const results = await Promise.allSettled([...this.environments].map((environment) => environment.dispose()));
-    if (this.layout) rmSync(path.join(this.dataDir, LOCK_FILE), { force: true });
+    if (this.layout) this.releaseDataDir();
     this.preparing = undefined;
     this.layout = undefined;
     this.shared = undefined;
