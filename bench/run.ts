@@ -87,9 +87,11 @@ async function main(): Promise<void> {
     const dataDir = path.join(workDir, "lab-data");
     const shellDir = path.join(workDir, "shell");
     mkdirSync(shellDir);
-    // The bench opens hundreds of terminals from one address in a minute: lift the upgrade rate a workshop server keeps.
+    // The bench opens hundreds of terminals, each in an environment of its own, with one token from one
+    // address in a minute: lift the limits a workshop server keeps per reader and per address.
     const configFile = path.join(workDir, "bench-config.json");
-    writeFileSync(configFile, JSON.stringify({ limits: { upgradesPerMinutePerAddress: 1_000_000 } }));
+    const lifted = { upgradesPerMinutePerAddress: 1_000_000, maxSessionsPerReader: 10_000, maxConnectionsPerReader: 10_000, maxEnvironmentsPerReader: 10_000, maxEnvironments: 10_000 };
+    writeFileSync(configFile, JSON.stringify({ limits: lifted }));
     const ours = await startServer("lab server", [serverMain, "--port", "0", "--data-dir", dataDir, "--driver", "host", "--config", configFile], {
       cwd: root,
       env,

@@ -31,7 +31,7 @@ export const LimitsSchema = z
     helloTimeoutMs: ms.default(10_000).describe("Time a new connection has to send its hello"),
     maxSessions: count.default(1000).describe("Terminal sessions held at once on the server, attached or not; beyond it a hello is refused with close code 4429"),
     maxEnvironments: count.default(200).describe("Lab environments held at once on the server; beyond it a hello needing a new one is refused with close code 4429"),
-    maxSessionsPerReader: count.default(16).describe("Terminal sessions one reader holds at once; beyond it a hello is refused with close code 4429"),
+    maxSessionsPerReader: count.default(16).describe("Terminal sessions one reader (the operator included) holds at once; beyond it a hello is refused with close code 4429"),
     maxEnvironmentsPerReader: count.default(4).describe("Lab environments one reader holds at once (one per lab page is the usual need); beyond it close code 4429"),
     maxConnectionsPerReader: count.default(32).describe("Open terminal connections of one reader; beyond it close code 4429"),
     upgradesPerMinutePerAddress: count.default(240).describe("WebSocket upgrades one client address may make a minute (before any token is read); beyond it HTTP 429 at the upgrade"),

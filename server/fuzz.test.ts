@@ -451,7 +451,7 @@ beforeAll(async () => {
       limits: {
         maxPayloadBytes: MAX_PAYLOAD,
         upgradesPerMinutePerAddress: 100_000,
-        // The invited reader's limits stay small so refusals are fuzzed too; the operator has none.
+        // Small limits (they hold for the operator too), so refusals are fuzzed as well.
         maxConnectionsPerReader: 64,
         maxSessionsPerReader: 8,
         maxEnvironmentsPerReader: 4,
@@ -519,11 +519,13 @@ describe(`protocol fuzz (seed ${SEED}; NWL_FUZZ_SEED=${SEED} replays it)`, () =>
       const fuzzSeconds = (performance.now() - started) / 1000;
       clearInterval(watch);
 
-      // The server is up and serves a fresh shell.
-      await runsACommand();
-
       // Every session and environment ends (grace periods of 200–300 ms; a shell takes a moment to die).
-      await waitUntil(() => server.sessions.sessionCount === 0 && server.sessions.environmentCount === 0, 15_000, `sessions (${server.sessions.sessionCount}) and environments (${server.sessions.environmentCount}) to end`);
+      const drained = () =>
+        waitUntil(() => server.sessions.sessionCount === 0 && server.sessions.environmentCount === 0, 15_000, `sessions (${server.sessions.sessionCount}) and environments (${server.sessions.environmentCount}) to end`);
+      await drained();
+      // The server is up and serves a fresh shell (once the fuzzing reader's environments are gone: its limits hold).
+      await runsACommand();
+      await drained();
       clearInterval(sampler);
       // No shell, no background job of one: killSessionProcesses SIGKILLs stragglers after 500 ms.
       try {

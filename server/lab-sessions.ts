@@ -30,6 +30,8 @@ interface EnvironmentEntry {
   owner: string;
   sessions: Set<TerminalSession>;
   disposeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When its last terminal ended (undefined while it has terminals). */
+  idleSince: number | undefined;
   /** Checks of one environment run one after another: concurrent ones see each other's probes. */
   checks: SerialQueue;
 }
@@ -89,7 +91,7 @@ export class LabSessions {
   /** Counts an open terminal connection of a reader; the returned function releases it. */
   connect(reader: Reader): () => void {
     const open = this.connections.get(reader.id) ?? 0;
-    if (!reader.operator && open >= this.limits.maxConnectionsPerReader) {
+    if (open >= this.limits.maxConnectionsPerReader) {
       throw new SessionError("limit-reached", `you have ${open} terminal connections open, the most this server allows (${this.limits.maxConnectionsPerReader}); close some tabs`, CloseCode.limitReached);
     }
     this.connections.set(reader.id, open + 1);
@@ -119,7 +121,7 @@ export class LabSessions {
       throw new SessionError("limit-reached", `this server holds its limit of ${this.limits.maxSessions} terminals`, CloseCode.limitReached);
     }
     const own = [...this.sessionOwners.values()].filter((owner) => owner === reader.id).length;
-    if (!reader.operator && own >= this.limits.maxSessionsPerReader) {
+    if (own >= this.limits.maxSessionsPerReader) {
       throw new SessionError("limit-reached", `you have ${own} terminals open, the most this server allows one reader (${this.limits.maxSessionsPerReader}); close one first`, CloseCode.limitReached);
     }
     const entry = await this.environmentFor(hello.lab, hello.environment, reader);
@@ -135,6 +137,7 @@ export class LabSessions {
     this.sessions.set(session.id, session);
     this.sessionOwners.set(session, reader.id);
     entry.sessions.add(session);
+    entry.idleSince = undefined;
     clearTimeout(entry.disposeTimer);
     return session;
   }
@@ -151,11 +154,22 @@ export class LabSessions {
     // Another reader's environment id gets what an unknown one gets: a new environment of one's own.
     if (existing && existing.environment.lab === lab && mayUse(reader, existing.owner)) return existing;
     const pending = this.pendingEnvironments.get(reader.id) ?? 0;
-    const own = [...this.environments.values()].filter((entry) => entry.owner === reader.id).length + pending;
-    if (!reader.operator && own >= this.limits.maxEnvironmentsPerReader) {
+    const mine = () => [...this.environments.values()].filter((entry) => entry.owner === reader.id);
+    // At the limit, the reader's longest-idle environment (no terminal left, waiting to be disposed) makes room:
+    // a new tab replaces a closed one, and a burst of hellos never holds more than the limit.
+    while (mine().length + pending >= this.limits.maxEnvironmentsPerReader) {
+      const idle = mine()
+        .filter((entry) => entry.sessions.size === 0 && entry.idleSince !== undefined)
+        .sort((a, b) => a.idleSince! - b.idleSince!)[0];
+      if (!idle) break;
+      log.info({ reader: reader.id, environment: idle.environment.id }, "idle lab environment disposed to make room for a new one");
+      await this.dispose(idle);
+    }
+    const own = mine().length + pending;
+    if (own >= this.limits.maxEnvironmentsPerReader) {
       throw new SessionError(
         "limit-reached",
-        `you have ${own} lab environments, the most this server allows one reader (${this.limits.maxEnvironmentsPerReader}); close the terminals of another lab page, or wait for its environment to end`,
+        `you have ${own} lab environments with terminals open, the most this server allows one reader (${this.limits.maxEnvironmentsPerReader}); close the terminals of another lab page first`,
         CloseCode.limitReached,
       );
     }
@@ -180,6 +194,7 @@ export class LabSessions {
       owner: reader.id,
       sessions: new Set(),
       disposeTimer: undefined,
+      idleSince: undefined,
       checks: new SerialQueue(this.limits.maxQueuedChecksPerEnvironment),
     };
     this.environments.set(environment.id, entry);
@@ -195,6 +210,7 @@ export class LabSessions {
     if (!entry) return;
     entry.sessions.delete(session);
     if (entry.sessions.size > 0 || this.closing) return;
+    entry.idleSince = performance.now();
     entry.disposeTimer = setTimeout(() => {
       if (entry.sessions.size > 0) return;
       void this.dispose(entry);

@@ -16,12 +16,22 @@ export function authorizedFetch(url: string | URL, init: RequestInit = {}, token
   return fetch(url, { ...init, headers });
 }
 
+const TEST_READER_LIMITS = {
+  maxSessionsPerReader: 1000,
+  maxEnvironmentsPerReader: 1000,
+  maxConnectionsPerReader: 1000,
+  upgradesPerMinutePerAddress: 100_000,
+};
+
 export async function startTestServer(
   input: Partial<ServerConfigInput> = {},
   parts: LabServerParts = {},
 ): Promise<LabServer & { dataDir: string }> {
   const dataDir = mkdtempSync(path.join(tmpdir(), "nwl-test-"));
-  const config = parseServerConfig({ host: "127.0.0.1", port: 0, dataDir, token: TEST_TOKEN, ...input });
+  // One test file opens many terminals with one token in a short time: per-reader limits sized for that,
+  // unless the test sets its own (the limit tests do).
+  const limits = { ...TEST_READER_LIMITS, ...input.limits };
+  const config = parseServerConfig({ host: "127.0.0.1", port: 0, dataDir, token: TEST_TOKEN, ...input, limits });
   const server = await createLabServer(config, parts);
   return {
     ...server,
