@@ -172,10 +172,11 @@ chmod 666 /sys/fs/cgroup/memory/memory.limit_in_bytes; echo "rc=$?"; cat /sys/fs
   });
 
   it("cannot find another reader's files, containers or containerd socket", async () => {
-    const result = await inA(`find / \\( -path /proc -o -path /sys \\) -prune -o -name '*${b.id}*' -print 2>/dev/null | wc -l
+    // (/usr is the host's, read-only: not searched.)
+    const result = await inA(`find / \\( -path /proc -o -path /sys -o -path /usr \\) -prune -o -name '*${b.id}*' -print 2>/dev/null | wc -l
 grep -rl "B's secret" /root /tmp /var /run /etc 2>/dev/null | wc -l
 ctr containers ls -q | wc -l; ctr namespaces ls -q | wc -l
-find / \\( -path /proc -o -path /sys \\) -prune -o -type s -print 2>/dev/null | sort`);
+find / \\( -path /proc -o -path /sys -o -path /usr \\) -prune -o -type s -print 2>/dev/null | sort`);
     const [files, secrets, containers, namespaces, ...sockets] = result.output.trim().split("\n");
     expect(files).toBe("0");
     expect(secrets).toBe("0");

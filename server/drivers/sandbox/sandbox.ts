@@ -41,7 +41,7 @@ import { LocalPtyShell } from "../../pty/local-pty-shell.ts";
 import type { DriverHealth, LabEnvironment, ScriptResult, SessionDriver, ShellCommand, ShellProcess, ShellRequest } from "../driver.ts";
 import { sandboxAvailability, type SandboxAvailability } from "./availability.ts";
 import { cgroupLayout, cgroupTreeProcesses, createEnvironmentCgroups, DEFAULT_LIMITS, destroyEnvironmentCgroups, type CgroupLayout, type EnvironmentCgroups, type SandboxLimits } from "./cgroups.ts";
-import { CONTAINERD_LOG, enterArgv, NAMESPACES, runInside, sandboxEnvironment, TERMINAL_COMMAND, type EnterTarget, type HostTools, type NamespaceName } from "./enter.ts";
+import { CONTAINERD_LOG, enterArgv, NAMESPACES, runInside, SANDBOX_PATH, sandboxEnvironment, TERMINAL_COMMAND, type EnterTarget, type HostTools, type NamespaceName } from "./enter.ts";
 import { DEFAULT_SLOTS_DIR, processesInRange, RANGE_SIZE, SlotRegistry } from "./slots.ts";
 
 export const INIT_SCRIPT = readFileSync(new URL("./init.sh", import.meta.url), "utf8");
@@ -448,10 +448,10 @@ export class SandboxDriver implements SessionDriver {
       this.stageFolder(dir, id, claim.base, shared);
       record.cgroups = createEnvironmentCgroups(layout, `sandbox-${claim.slot}`, this.limits, claim.base);
       saveRecord();
-      const started = await this.startHolder(record, shared.registryStorage);
-      holder = started.holder;
+      const up = await this.startHolder(record, shared.registryStorage);
+      holder = up.holder;
       record.holder = { pid: holder.pid!, start: processStart(holder.pid!) ?? "" };
-      record.init = started.init;
+      record.init = up.init;
       saveRecord();
     } catch (error) {
       holder?.kill("SIGKILL");
@@ -516,7 +516,11 @@ export class SandboxDriver implements SessionDriver {
     return new Promise((resolve, reject) => {
       const logFd = openSync(logFile, "a", 0o600);
       // Own process group: a Ctrl-C meant for the lab server must not take environments down before dispose.
-      const holder = spawn(tools.bash, argv, { cwd: "/", env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" }, detached: true, stdio: ["pipe", "pipe", logFd] });
+      // PATH: the usual folders first (init.sh runs mount, ip, containerd… from the host's /usr), then the
+      // server's own (NixOS profiles), never its node_modules.
+      const hostPath = (process.env.PATH ?? "").split(":").filter((entry) => entry && !entry.includes("node_modules"));
+      const PATH = [...new Set([...SANDBOX_PATH.split(":"), ...hostPath])].join(":");
+      const holder = spawn(tools.bash, argv, { cwd: "/", env: { PATH }, detached: true, stdio: ["pipe", "pipe", logFd] });
       closeSync(logFd);
       // init.sh goes on stdin: PID 1's command line stays short.
       holder.stdin!.on("error", () => {});
