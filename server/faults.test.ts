@@ -55,6 +55,25 @@ class FailingDisposeDriver extends HostDriver {
   }
 }
 
+/** A host driver whose environments take a while to dispose, and say when they start and finish. */
+class SlowDisposeDriver extends HostDriver {
+  started = 0;
+  finished = 0;
+  override async createEnvironment(lab: string) {
+    const environment = await super.createEnvironment(lab);
+    const dispose = environment.dispose;
+    return {
+      ...environment,
+      dispose: async () => {
+        this.started++;
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        await dispose();
+        this.finished++;
+      },
+    };
+  }
+}
+
 /** A host driver whose shared services can be said to be down. */
 class SwitchableHealthDriver extends HostDriver {
   private current: DriverHealth = { status: "ok", reasons: [] };
@@ -93,6 +112,18 @@ describe("faults", () => {
     } finally {
       process.off("unhandledRejection", onRejection);
     }
+  });
+
+  it("waits, when it stops, for disposals already under way (nothing of an environment outlives the server)", async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "nwl-slow-dispose-"));
+    const driver = new SlowDisposeDriver({ dataDir, shell: "/bin/bash", maxScriptOutputBytes: 4096 });
+    const server = await startTestServer({ limits: { environmentGraceMs: 50 } }, { driver, labs: ["sandbox"] });
+    const client = await ProtocolClient.connect(server.url);
+    await client.close();
+    await waitUntil(() => driver.started === 1, 5000, "the idle environment's disposal to start");
+    await server.close();
+    expect(driver.finished).toBe(1);
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it("ends a session whose socket closed while its repaint was being made, after the grace period", async () => {

@@ -57,6 +57,8 @@ export class LabSessions {
   /** Environments being made, per reader, so a burst of hellos cannot pass the limit while they start. */
   private readonly pendingEnvironments = new Map<string, number>();
   private readonly connections = new Map<string, number>();
+  /** Environment disposals under way, so close() can wait for every one. */
+  private readonly disposals = new Set<Promise<void>>();
   /** Repaints serialize a whole screen: one at a time bounds their memory. */
   readonly repaints = new SerialQueue();
   private closing = false;
@@ -147,6 +149,8 @@ export class LabSessions {
     this.closing = true;
     for (const session of this.sessions.values()) session.end();
     await Promise.all([...this.environments.values()].map((entry) => this.dispose(entry)));
+    // Disposals already under way (an idle environment's timer fired) finish before the driver goes.
+    await Promise.all(this.disposals);
   }
 
   private async environmentFor(lab: string, id: string | undefined, reader: Reader): Promise<EnvironmentEntry> {
@@ -219,14 +223,19 @@ export class LabSessions {
   }
 
   /** Disposes an environment; a failure is logged, never thrown: one broken environment must not take the server down. */
-  private async dispose(entry: EnvironmentEntry): Promise<void> {
+  private dispose(entry: EnvironmentEntry): Promise<void> {
     clearTimeout(entry.disposeTimer);
     this.environments.delete(entry.environment.id);
-    try {
-      await entry.environment.dispose();
-      log.info({ reader: entry.owner, environment: entry.environment.id }, "lab environment disposed");
-    } catch (error) {
-      log.error({ reader: entry.owner, environment: entry.environment.id, err: error }, "lab environment could not be disposed");
-    }
+    const disposal = (async () => {
+      try {
+        await entry.environment.dispose();
+        log.info({ reader: entry.owner, environment: entry.environment.id }, "lab environment disposed");
+      } catch (error) {
+        log.error({ reader: entry.owner, environment: entry.environment.id, err: error }, "lab environment could not be disposed");
+      }
+    })();
+    this.disposals.add(disposal);
+    void disposal.finally(() => this.disposals.delete(disposal));
+    return disposal;
   }
 }
