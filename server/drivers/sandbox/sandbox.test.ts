@@ -291,6 +291,27 @@ describe("sandbox driver after a lab server was killed", () => {
   });
 });
 
+describe("sandbox driver with its data dir in a folder no other user may enter (a 0700 home, mkdtemp)", () => {
+  it("still makes environments that pull from the shared storage", async () => {
+    const parent = mkdtempSync(path.join(tmpdir(), "nwl-sandbox-private-"));
+    expect(statSync(parent).mode & 0o777).toBe(0o700);
+    const other = new SandboxDriver({ dataDir: path.join(parent, "data"), labs: loadLabs("labs"), containerd: "embedded" });
+    try {
+      await other.prepare([LAB]);
+      const environment = (await other.createEnvironment(LAB)) as SandboxEnvironment;
+      const pull = await environment.runScript("ctr image pull docker.io/library/busybox:latest >/dev/null && ctr images ls -q", { timeoutMs: 20_000 });
+      expect(pull.output).toBe("docker.io/library/busybox:latest\n");
+      await environment.dispose();
+      expect(sandboxLeftovers(environment)).toEqual([]);
+      // The folder above the data dir was left as it was.
+      expect(statSync(parent).mode & 0o777).toBe(0o700);
+    } finally {
+      await other.close();
+      rmSync(parent, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("uid ranges (slots), claimed machine-wide", () => {
   it("hands out the lowest free range, never one a process uses, and takes back orphaned claims only", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "nwl-slots-"));

@@ -203,16 +203,16 @@ function killIfSame(pid: number | undefined, start: string | undefined): void {
   }
 }
 
-/** Every directory from / down to dir must let "others" through: the environment's uid is nobody on the host. */
-function untraversable(dir: string): string | undefined {
-  let current = path.resolve(dir);
-  for (;;) {
-    const mode = statSync(current).mode;
-    if ((mode & 0o001) === 0) return current;
-    const parent = path.dirname(current);
-    if (parent === current) return undefined;
-    current = parent;
+/** The first folder from top (excluded) down to dir that "others" cannot pass through, if any. */
+function untraversable(top: string, dir: string): string | undefined {
+  const relative = path.relative(top, dir);
+  if (relative.startsWith("..")) return top;
+  let current = top;
+  for (const part of relative.split(path.sep).filter(Boolean)) {
+    current = path.join(current, part);
+    if ((statSync(current).mode & 0o001) === 0) return current;
   }
+  return undefined;
 }
 
 /** The first file or folder under dir that "others" cannot read (the registry inside reads the storage as nobody). */
@@ -334,7 +334,9 @@ export class SandboxDriver implements SessionDriver {
     this.layout = cgroupLayout(this.options.cgroupParent ?? "nix-way-labs");
     this.tools = { bash: findCommand("bash")!, env: findCommand("env")!, nsenter: findCommand("nsenter")!, stat: findCommand("stat")! };
     mkdirSync(this.root, { recursive: true });
-    // Others may pass through (an environment's uid reaches its own folder) but not list it.
+    // Others may pass through (an environment's uid reaches the registry storage from its folder)
+    // but not list: the data dir, its sandboxes folder. Nothing above the data dir is needed.
+    chmodSync(this.dataDir, statSync(this.dataDir).mode | 0o001);
     chmodSync(this.root, 0o711);
     this.claimDataDir();
     await timed("stale", () => this.removeStaleEnvironments());
@@ -342,11 +344,10 @@ export class SandboxDriver implements SessionDriver {
     Object.assign(this.timings, Object.fromEntries(Object.entries(infra.timings).map(([step, ms]) => [`shared.${step}`, ms])));
     // Seeding was its only use: the environments run their own containerd.
     await infra.close();
-    for (const dir of [this.root, infra.registryStorage]) {
-      const blocked = untraversable(dir);
-      if (blocked) {
-        throw new Error(`sandbox environments cannot reach ${dir}: ${blocked} is not searchable by other users (chmod o+x ${blocked}, or use a data dir under a path they can pass through)`);
-      }
+    // From an environment's folder up to the data dir and down to the storage, every folder must let its uid through.
+    const blocked = untraversable(this.dataDir, infra.registryStorage);
+    if (blocked) {
+      throw new Error(`sandbox environments cannot reach ${infra.registryStorage}: ${blocked} is not searchable by other users (chmod o+x ${blocked})`);
     }
     const unreadable = unreadableUnder(infra.registryStorage);
     if (unreadable) throw new Error(`sandbox environments cannot read the registry storage: ${unreadable} is not readable by other users (chmod -R o+rX ${infra.registryStorage})`);
@@ -510,7 +511,8 @@ export class SandboxDriver implements SessionDriver {
       "--norc", "-c", JOIN_CGROUPS, "nwl-holder", ...record.cgroups.dirs, "--",
       findCommand("setpriv")!, `--reuid=${base}`, `--regid=${base}`, "--clear-groups", "--",
       findCommand("unshare")!, "--user", "--mount", "--propagation", "private", "--net", "--pid", "--ipc", "--uts", "--cgroup", "--fork", "--kill-child", "--",
-      tools.bash, "--norc", "-c", STAGE0, "nwl-init", dir, hostname, String(stateBytes), registryStorage, ...mounts,
+      // The storage relative to the environment's folder (its working directory): no host folder above the data dir is searched.
+      tools.bash, "--norc", "-c", STAGE0, "nwl-init", hostname, String(stateBytes), path.relative(dir, registryStorage), ...mounts,
     ];
     const timeoutMs = this.options.readyTimeoutMs ?? 20_000;
     return new Promise((resolve, reject) => {
@@ -520,7 +522,9 @@ export class SandboxDriver implements SessionDriver {
       // server's own (NixOS profiles), never its node_modules.
       const hostPath = (process.env.PATH ?? "").split(":").filter((entry) => entry && !entry.includes("node_modules"));
       const PATH = [...new Set([...SANDBOX_PATH.split(":"), ...hostPath])].join(":");
-      const holder = spawn(tools.bash, argv, { cwd: "/", env: { PATH }, detached: true, stdio: ["pipe", "pipe", logFd] });
+      // Started in its folder: unshare carries the working directory into the new mount namespace, and
+      // init.sh works relative to it, so its uid needs no search permission above the data dir.
+      const holder = spawn(tools.bash, argv, { cwd: dir, env: { PATH }, detached: true, stdio: ["pipe", "pipe", logFd] });
       closeSync(logFd);
       // init.sh goes on stdin: PID 1's command line stays short.
       holder.stdin!.on("error", () => {});
