@@ -64,8 +64,17 @@ export function sandboxEnvironment(extra: Record<string, string> = {}): Record<s
   };
 }
 
+/**
+ * What `script` runs on its pty, as the leader of a session of its own: the
+ * login shell, then (whether it exited or was hung up, its terminal closed)
+ * every process left in that session, its background jobs: a shell that ends
+ * takes its jobs with it, as on the host, where the server ends the pty's
+ * session. (The host's session holds only nsenter and `script`.)
+ */
+const SESSION_SHELL = 'trap "hup=1" HUP; /bin/bash -l; status=$?; for pid in $(ps -s $$ -o pid=); do [ "$pid" = $$ ] || kill -9 "$pid" 2>/dev/null; done; exit $status';
+
 /** A login shell on a pty of the environment's own devpts (`tty` then names /dev/pts/0, not a host pty). */
-export const TERMINAL_COMMAND = ["/usr/bin/script", "-qfec", "exec /bin/bash -l", "/dev/null"];
+export const TERMINAL_COMMAND = ["/usr/bin/script", "-qfec", SESSION_SHELL, "/dev/null"];
 
 /**
  * A script read from stdin: `bash -s`, given the text as scriptForStdin()

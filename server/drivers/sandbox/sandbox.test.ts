@@ -101,6 +101,26 @@ describe("sandbox driver", () => {
     }
   });
 
+  it("ends a terminal's background jobs with its shell, whether the shell exits or the terminal is closed", async () => {
+    const environment = await create();
+    const running = async (tag: string) => (await run(environment, `ps -eo stat=,args= | awk '$1 !~ /^Z/ && /[s]leep ${tag}/' | wc -l`)).output.trim();
+    try {
+      const exiting = new PtyShell(environment);
+      await exiting.run("sleep 601 & sleep 602 & true");
+      expect(await running("60[12]")).toBe("2");
+      exiting.shell.write(Buffer.from("exit 4\r"));
+      expect(await exiting.exited).toBe(4);
+      await until(async () => (await running("60[12]")) === "0", 3000, "the exited shell's jobs to end");
+      const closed = new PtyShell(environment);
+      await closed.run("sleep 603 & true");
+      expect(await running("603")).toBe("1");
+      closed.kill();
+      await until(async () => (await running("603")) === "0", 3000, "the closed terminal's jobs to end");
+    } finally {
+      await environment.dispose();
+    }
+  });
+
   it("pulls docker.io images as typed, with no CONTAINERD_ADDRESS or CONTAINERD_NAMESPACE, from its own containerd and registry", async () => {
     const environment = await create();
     const hostHosts = readFileSync("/etc/hosts", "utf8");
