@@ -1,15 +1,19 @@
 /**
- * `npm run lab:test [lab]`: proves every lab (or the one named) in a real
- * environment of the host-namespaces driver: each checkpoint fails before
- * its solve and passes after, in order; then the environment is disposed
- * and nothing may be left (containerd namespace, processes, mounts, files).
- * Needs root and the Debian packages the driver names when they are missing.
+ * `npm run lab:test [lab] [--driver sandbox|host-namespaces]`: proves every
+ * lab (or the one named) in a real environment of the driver (default: the
+ * sandbox when this host allows it, as the server picks; NWL_LAB_TEST_DRIVER):
+ * each checkpoint fails before its solve and passes after, in order; then the
+ * environment is disposed and nothing may be left (containerd namespace or
+ * cgroups, processes, mounts, files). Needs root and the Debian packages the
+ * driver names when they are missing.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { LabRuntime } from "../server/lab-runtime.ts";
+import type { LabEnvironment } from "../server/drivers/driver.ts";
 import { environmentLeftovers, NamespacesDriver, type NamespacesEnvironment } from "../server/drivers/namespaces.ts";
+import { SandboxDriver, sandboxLeftovers, type SandboxEnvironment } from "../server/drivers/sandbox/sandbox.ts";
 import type { ContainerdMode } from "../server/environment/containerd.ts";
 import { listContainerdNamespaces } from "../server/environment/containerd-namespace.ts";
 import { isRunning } from "../server/environment/namespace-processes.ts";
@@ -21,6 +25,7 @@ const { values, positionals } = parseArgs({
     "data-dir": { type: "string", default: process.env.NWL_LAB_TEST_DATA_DIR ?? ".lab-data/lab-test" },
     "labs-dir": { type: "string", default: "labs" },
     containerd: { type: "string", default: process.env.NWL_CONTAINERD ?? "auto" },
+    driver: { type: "string", default: process.env.NWL_LAB_TEST_DRIVER ?? "auto" },
   },
 });
 
@@ -42,14 +47,21 @@ function processesUsing(dir: string): string[] {
   return found;
 }
 
-async function testLab(runtime: LabRuntime, driver: NamespacesDriver, lab: LoadedLab): Promise<string[]> {
+/** What is left of a disposed environment, whichever driver made it. */
+async function leftoversOf(driver: NamespacesDriver | SandboxDriver, environment: LabEnvironment): Promise<string[]> {
+  if (driver instanceof SandboxDriver) return sandboxLeftovers(environment as SandboxEnvironment);
+  return environmentLeftovers(environment as NamespacesEnvironment, driver.containerdAddress!, listContainerdNamespaces);
+}
+
+async function testLab(runtime: LabRuntime, driver: NamespacesDriver | SandboxDriver, lab: LoadedLab): Promise<string[]> {
   const failures: string[] = [];
   const id = lab.definition.id;
   console.log(`\nlab ${id}: ${lab.definition.title}`);
   const started = performance.now();
-  const environment = (await runtime.createEnvironment(id)) as NamespacesEnvironment;
-  environment.startMs = Math.round(performance.now() - started);
-  console.log(`  environment ${environment.id} started in ${environment.startMs} ms (containerd namespace ${environment.namespace})`);
+  const environment = await runtime.createEnvironment(id);
+  const startMs = Math.round(performance.now() - started);
+  const where = driver instanceof SandboxDriver ? `sandbox, uid ${(environment as SandboxEnvironment).record.base} on the host` : `containerd namespace ${(environment as NamespacesEnvironment).namespace}`;
+  console.log(`  environment ${environment.id} started in ${startMs} ms (${where})`);
   try {
     for (const checkpoint of lab.definition.checkpoints) {
       const before = await runtime.check(id, checkpoint.id, environment);
@@ -73,7 +85,7 @@ async function testLab(runtime: LabRuntime, driver: NamespacesDriver, lab: Loade
   } finally {
     const started = performance.now();
     await environment.dispose();
-    const leftovers = await environmentLeftovers(environment, driver.containerdAddress!, listContainerdNamespaces);
+    const leftovers = await leftoversOf(driver, environment);
     console.log(`  disposed in ${Math.round(performance.now() - started)} ms; left behind: ${leftovers.length ? leftovers.join("; ") : "nothing"}`);
     failures.push(...leftovers.map((leftover) => `${id}: left behind after dispose: ${leftover}`));
   }
@@ -90,14 +102,26 @@ async function main(): Promise<number> {
     return 2;
   }
   const labs = selected as LoadedLab[];
-  const driver = new NamespacesDriver({ dataDir, labs: catalog, containerd: values.containerd as ContainerdMode });
+  const containerd = values.containerd as ContainerdMode;
+  let kind = values.driver!;
+  if (kind === "auto") {
+    const availability = SandboxDriver.available();
+    kind = availability.ok ? "sandbox" : "host-namespaces";
+    if (!availability.ok) console.log(`the sandbox driver cannot run here (${availability.reasons.join("; ")}): host-namespaces`);
+  }
+  if (kind !== "sandbox" && kind !== "host-namespaces") {
+    console.error(`unknown driver "${kind}" (sandbox, host-namespaces, auto)`);
+    return 2;
+  }
+  const driver = kind === "sandbox" ? new SandboxDriver({ dataDir, labs: catalog, containerd }) : new NamespacesDriver({ dataDir, labs: catalog, containerd });
   const runtime = new LabRuntime(driver, catalog);
   const started = performance.now();
   const failures: string[] = [];
   try {
     await runtime.prepare(labs.map((lab) => lab.definition.id));
     const steps = Object.entries(driver.timings).map(([step, time]) => `${step} ${time} ms`).join(", ");
-    console.log(`provisioned in ${Math.round(performance.now() - started)} ms (${steps}); containerd at ${driver.containerdAddress}`);
+    const where = driver instanceof SandboxDriver ? "each environment runs its own containerd" : `containerd at ${driver.containerdAddress}`;
+    console.log(`${driver.kind} driver provisioned in ${Math.round(performance.now() - started)} ms (${steps}); ${where}`);
     for (const lab of labs) failures.push(...(await testLab(runtime, driver, lab)));
   } finally {
     await driver.close();

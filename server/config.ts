@@ -57,9 +57,11 @@ export const ServerConfigSchema = z.object({
   dataDir: z.string().default(".lab-data").describe("Where environments, images and the embedded services keep their state"),
   labsDir: z.string().default("labs").describe("Lab definitions"),
   driver: z
-    .enum(["host", "host-namespaces"])
-    .default("host-namespaces")
-    .describe("Session driver: host-namespaces gives each reader private mounts, network and containerd namespace; host runs shells on the host itself"),
+    .enum(["auto", "sandbox", "host-namespaces", "host"])
+    .default("auto")
+    .describe(
+      "How a reader's environment is made: sandbox (root inside a user namespace of its own, nobody outside, with its own containerd and limits), host-namespaces (private mounts and network on the host: a reader is root on the machine), host (a plain shell, for one reader on a lab VM of their own); auto: sandbox where this kernel allows it, else host-namespaces",
+    ),
   containerd: z
     .enum(["auto", "embedded", "system"])
     .default("auto")

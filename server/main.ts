@@ -12,6 +12,7 @@ import { parseServerConfig, type ServerConfig, type ServerConfigInput } from "./
 import type { SessionDriver } from "./drivers/driver.ts";
 import { HostDriver } from "./drivers/host.ts";
 import { NamespacesDriver } from "./drivers/namespaces.ts";
+import { SandboxDriver } from "./drivers/sandbox/sandbox.ts";
 import { loadLabs, type LabCatalog } from "./labs.ts";
 
 const USAGE = `usage: node server/main.ts [options]
@@ -21,7 +22,8 @@ const USAGE = `usage: node server/main.ts [options]
   --port N           port (NWL_PORT or PORT; default 4321; 0 = any free port)
   --site DIR         built site to serve (NWL_SITE; default dist/ when it exists)
   --data-dir DIR     state of environments and services (NWL_DATA_DIR; default .lab-data)
-  --driver KIND      host-namespaces | host (NWL_DRIVER; default host-namespaces)
+  --driver KIND      auto | sandbox | host-namespaces | host (NWL_DRIVER; default auto:
+                     the sandbox where the kernel allows it)
   --containerd MODE  auto | embedded | system (NWL_CONTAINERD; default auto)
   --labs DIR         lab definitions (NWL_LABS_DIR; default labs)
   --grace-ms N       how long a dropped session is kept (NWL_GRACE_MS; default 600000)
@@ -99,10 +101,12 @@ function main(): void {
   const defined = Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined));
   const config = parseServerConfig({ ...fromFile, ...defined, limits: { ...fromFile.limits, ...input.limits } });
   const labs = loadLabs(config.labsDir);
-  createLabServer(config, { driver: makeDriver(config, labs), catalog: labs }).then(
+  const { driver, why } = makeDriver(config, labs);
+  createLabServer(config, { driver, catalog: labs }).then(
     (server) => {
       for (const warning of server.warnings) console.warn(`warning: ${warning}`);
-      const serving = `Nix Way Labs is serving ${config.siteDir ? "the site and " : ""}the lab server (driver: ${config.driver}).`;
+      console.log(`driver: ${driver.kind}: ${why}`);
+      const serving = `Nix Way Labs is serving ${config.siteDir ? "the site and " : ""}the lab server (driver: ${driver.kind}).`;
       if (config.tokenFile) {
         // A stable token stays out of the output (a service's output is a log): its file is where it lives.
         console.log(`${serving} Open this address with #token= and the token from ${config.tokenFile} after it:`);
@@ -144,10 +148,25 @@ function readConfigFile(file: string): unknown {
   }
 }
 
-function makeDriver(config: ServerConfig, labs: LabCatalog): SessionDriver {
+/** The driver the config names; "auto" is the sandbox where the kernel allows it, and says why not otherwise. */
+function makeDriver(config: ServerConfig, labs: LabCatalog): { driver: SessionDriver; why: string } {
   const common = { dataDir: config.dataDir, shell: config.shell, maxScriptOutputBytes: config.limits.maxCheckOutputBytes };
-  if (config.driver === "host") return new HostDriver(common);
-  return new NamespacesDriver({ ...common, labs, containerd: config.containerd });
+  let kind = config.driver;
+  let why = "chosen in the configuration";
+  if (kind === "sandbox") {
+    const sandbox = SandboxDriver.available();
+    if (!sandbox.ok) throw new Error(`the sandbox driver cannot run on this host: ${sandbox.reasons.join("; ")}`);
+  }
+  if (kind === "auto") {
+    const sandbox = SandboxDriver.available();
+    kind = sandbox.ok ? "sandbox" : "host-namespaces";
+    why = sandbox.ok
+      ? "this kernel allows a user-namespace sandbox per reader"
+      : `no sandbox on this host (${sandbox.reasons.join("; ")}): each reader gets private mounts and network, but is root on this machine`;
+  }
+  if (kind === "host") return { driver: new HostDriver(common), why };
+  if (kind === "sandbox") return { driver: new SandboxDriver({ ...common, labs, containerd: config.containerd }), why };
+  return { driver: new NamespacesDriver({ ...common, labs, containerd: config.containerd }), why };
 }
 
 try {

@@ -1,5 +1,5 @@
 /** Starts a real lab server on a free loopback port for a test. */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createLabServer, type LabServer, type LabServerParts } from "../app.ts";
@@ -48,7 +48,36 @@ export async function startTestServer(
   };
 }
 
+/**
+ * What a shell prints so the host can find the process, whatever PID
+ * namespace it is in (the sandbox driver's): its pid there and its start time.
+ * Type `echo TAG-PID=${PROCESS_IDENTITY("$$")}` and give the match to hostPid().
+ */
+export const PROCESS_IDENTITY = (pid: string) => `${pid}:$(cut -d' ' -f22 /proc/${pid}/stat)`;
+
+/**
+ * The host's pid of a process a shell named as `pid:starttime` (PROCESS_IDENTITY):
+ * the one with that start time whose pid in its own namespace (the last of
+ * NSpid) is that pid; 0 when none is running.
+ */
+export function hostPid(identity: string): number {
+  const [inside, start] = identity.split(":");
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, "utf8");
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      if (/^NSpid:.*\s(\d+)$/m.exec(status)?.[1] === inside && stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] === start) return Number(entry);
+    } catch {
+      // gone
+    }
+  }
+  return 0;
+}
+
 export function processAlive(pid: number): boolean {
+  // 0 and below would name process groups: never a process.
+  if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
     return true;

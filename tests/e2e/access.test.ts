@@ -14,7 +14,7 @@ import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { launchBrowser, readerUrl, serverCounts, startMainCommand, type MainCommand } from "./harness.ts";
-import { processAlive } from "../../server/testing/lab-server.ts";
+import { hostPid, PROCESS_IDENTITY, processAlive } from "../../server/testing/lab-server.ts";
 
 const LAB = "k8s-nix-way-part-1";
 const NEEDS_ACCESS = /needs your access link[\s\S]*#token=/;
@@ -86,11 +86,12 @@ async function startTerminal(page: Page): Promise<void> {
   await page.locator(`${main} [data-testid=terminal-screen]`).click();
 }
 
+/** The shell's pid on the host (in a sandbox, $$ is its pid in the environment's PID namespace). */
 async function shellPid(page: Page): Promise<number> {
   const tag = Math.random().toString(36).slice(2, 8);
-  await page.keyboard.type(`echo ${tag}-PID=$$`);
+  await page.keyboard.type(`echo ${tag}-PID=${PROCESS_IDENTITY("$$")}`);
   await page.keyboard.press("Enter");
-  return Number((await waitForScreen(page, new RegExp(`${tag}-PID=(\\d+)`)))[1]);
+  return hostPid((await waitForScreen(page, new RegExp(`${tag}-PID=(\\d+:\\d+)`)))[1]!);
 }
 
 /** Checks: nwl_checks_total from /metrics (operator token): a check that ran counts there, whatever its answer. */

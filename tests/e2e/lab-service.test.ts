@@ -24,7 +24,8 @@ beforeAll(async () => {
   const config = path.join(configDir, "config.json");
   // One check running and one waiting per environment: a third at once is refused.
   writeFileSync(config, JSON.stringify({ limits: { maxQueuedChecksPerEnvironment: 1 } }));
-  server = await startMainCommand(["--containerd", "embedded", "--config", config]);
+  // The host-namespaces driver's shared containerd (a sandbox's own containerd is restarted inside it).
+  server = await startMainCommand(["--driver", "host-namespaces", "--containerd", "embedded", "--config", config]);
   browser = await launchBrowser();
 });
 afterAll(async () => {

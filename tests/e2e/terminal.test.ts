@@ -6,7 +6,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { launchBrowser, readerUrl, startMainCommand, startTcpProxy, type MainCommand } from "./harness.ts";
-import { processAlive, waitUntil } from "../../server/testing/lab-server.ts";
+import { hostPid, PROCESS_IDENTITY, processAlive, waitUntil } from "../../server/testing/lab-server.ts";
 
 let server: MainCommand;
 let browser: Browser;
@@ -65,10 +65,11 @@ async function command(page: Page, text: string, pattern: RegExp): Promise<RegEx
   return waitForScreen(page, pattern);
 }
 
+/** The shell's pid on the host (in a sandbox, $$ is its pid in the environment's PID namespace). */
 async function shellPid(page: Page): Promise<number> {
   const tag = Math.random().toString(36).slice(2, 8);
-  const match = await command(page, `echo ${tag}-PID=$$`, new RegExp(`${tag}-PID=(\\d+)`));
-  return Number(match[1]);
+  const match = await command(page, `echo ${tag}-PID=${PROCESS_IDENTITY("$$")}`, new RegExp(`${tag}-PID=(\\d+:\\d+)`));
+  return hostPid(match[1]!);
 }
 
 describe("the Part 1 page's terminal", () => {
@@ -183,7 +184,7 @@ describe("the Part 1 page's terminal", () => {
     const page = await openPart1();
     await startTerminal(page);
     const pid = await shellPid(page);
-    const child = Number((await command(page, "sleep 600 & echo CHILD=$!", /CHILD=(\d+)/))[1]);
+    const child = hostPid((await command(page, `sleep 600 & echo CHILD=${PROCESS_IDENTITY("$!")}`, /CHILD=(\d+:\d+)/))[1]!);
     expect(processAlive(pid) && processAlive(child)).toBe(true);
     await page.close({ runBeforeUnload: true });
     // The page said it was leaving: the shell is kept only for a reload's moment (10 s), then ends.
