@@ -36,6 +36,7 @@ import { MissingPrerequisitesError, missingCniPlugins, missingCommands } from ".
 import { registryConfig, sessionHostsFile, WAIT_FOR_REGISTRY_BASH } from "../environment/registry.ts";
 import { CNI_CONFIG_DIR, provisionSharedInfra, type SharedInfra } from "../environment/shared-infra.ts";
 import { SYSTEM_CA_BUNDLE } from "../environment/pki.ts";
+import { cgroupMounts, destroyEnvironmentCgroups } from "../environment/cgroups.ts";
 import { LocalPtyShell } from "../pty/local-pty-shell.ts";
 import type { DriverHealth, LabEnvironment, ScriptResult, SessionDriver } from "./driver.ts";
 import { runBash, shellEnvironment } from "./host.ts";
@@ -150,6 +151,13 @@ function startHolder(dir: string): Promise<{ pid: number; namespaces: NamespaceI
     });
     holder.once("error", (error) => fail(`could not start: ${error.message}`));
   });
+}
+
+/** The cgroups runc makes for a containerd namespace's containers, in every hierarchy of this host. */
+function containerdNamespaceCgroups(namespace: string): string[] {
+  return cgroupMounts(readFileSync("/proc/self/mountinfo", "utf8"))
+    .map((mount) => path.join(mount.mountPoint, namespace))
+    .filter((dir) => existsSync(dir));
 }
 
 export class NamespacesDriver implements SessionDriver {
@@ -396,6 +404,8 @@ export class NamespacesDriver implements SessionDriver {
           const survivors = await killNamespaceProcesses(holder.namespaces);
           // Never fails for containerd's sake: when it is down, the namespace goes once it is back.
           await removeNamespace();
+          // runc leaves the per-namespace parent of its containers' cgroups (/<hierarchy>/nwl-<id>) behind.
+          await destroyEnvironmentCgroups(containerdNamespaceCgroups(namespace));
           if (survivors.length) throw new Error(`environment ${id}: processes ${survivors.join(", ")} survived SIGKILL`);
           rmSync(dir, { recursive: true, force: true });
         })();
@@ -445,5 +455,7 @@ export async function environmentLeftovers(
   const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((line) => line.includes(environment.home) || line.includes(path.dirname(environment.home) + "/"));
   if (mounts.length) leftovers.push(`mounts: ${mounts.join("; ")}`);
   if (existsSync(path.dirname(environment.home))) leftovers.push(`files in ${path.dirname(environment.home)}`);
+  const cgroups = containerdNamespaceCgroups(environment.namespace);
+  if (cgroups.length) leftovers.push(`cgroups: ${cgroups.join(", ")}`);
   return leftovers;
 }

@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmdirSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { findCommand } from "../../environment/prerequisites.ts";
-import { cgroupLayout, type CgroupHost } from "./cgroups.ts";
+import { cgroupLayout, type CgroupHost } from "../../environment/cgroups.ts";
 
 export type SandboxAvailability = { ok: true; cgroupVersion: 1 | 2 } | { ok: false; reasons: string[] };
 

@@ -16,7 +16,7 @@ import { hostname, networkInterfaces } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadLabs } from "../../labs.ts";
-import { readLimit } from "./cgroups.ts";
+import { readLimit } from "../../environment/cgroups.ts";
 import { processStart, SandboxDriver, sameProcess, sandboxLeftovers, type SandboxEnvironment } from "./sandbox.ts";
 import { insideOnly, PtyShell, until } from "./test-helpers.ts";
 

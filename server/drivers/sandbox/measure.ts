@@ -13,7 +13,7 @@ import { sleep } from "../../environment/exec.ts";
 import { processesInNamespaces } from "../../environment/namespace-processes.ts";
 import { loadLabs } from "../../labs.ts";
 import { NamespacesDriver, type NamespacesEnvironment } from "../namespaces.ts";
-import { cgroupTreeProcesses } from "./cgroups.ts";
+import { cgroupTreeProcesses } from "../../environment/cgroups.ts";
 import { SandboxDriver, type SandboxEnvironment } from "./sandbox.ts";
 import { memoryOf, percentile } from "./test-helpers.ts";
 

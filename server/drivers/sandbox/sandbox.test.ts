@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadLabs } from "../../labs.ts";
 import type { DriverHealth } from "../driver.ts";
 import { sandboxAvailability } from "./availability.ts";
-import { cgroupLayout, createEnvironmentCgroups, DEFAULT_LIMITS, readLimit } from "./cgroups.ts";
+import { cgroupLayout, createEnvironmentCgroups, DEFAULT_LIMITS, readLimit } from "../../environment/cgroups.ts";
 import { NAMESPACES } from "./enter.ts";
 import { SandboxDriver, sameProcess, sandboxLeftovers, type SandboxEnvironment, type SandboxRecord } from "./sandbox.ts";
 import { DEFAULT_SLOTS_DIR, processesInRange, RANGE_SIZE, SlotRegistry } from "./slots.ts";

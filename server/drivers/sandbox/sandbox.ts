@@ -40,7 +40,7 @@ import { provisionSharedInfra } from "../../environment/shared-infra.ts";
 import { LocalPtyShell } from "../../pty/local-pty-shell.ts";
 import type { DriverHealth, LabEnvironment, ScriptResult, SessionDriver, ShellCommand, ShellProcess, ShellRequest } from "../driver.ts";
 import { sandboxAvailability, type SandboxAvailability } from "./availability.ts";
-import { cgroupLayout, cgroupTreeProcesses, createEnvironmentCgroups, DEFAULT_LIMITS, destroyEnvironmentCgroups, type CgroupLayout, type EnvironmentCgroups, type SandboxLimits } from "./cgroups.ts";
+import { cgroupLayout, cgroupTreeProcesses, createEnvironmentCgroups, DEFAULT_LIMITS, destroyEnvironmentCgroups, type CgroupLayout, type EnvironmentCgroups, type SandboxLimits } from "../../environment/cgroups.ts";
 import { CONTAINERD_LOG, enterArgv, NAMESPACES, runInside, SANDBOX_PATH, sandboxEnvironment, TERMINAL_COMMAND, type EnterTarget, type HostTools, type NamespaceName } from "./enter.ts";
 import { DEFAULT_SLOTS_DIR, processesInRange, RANGE_SIZE, SlotRegistry } from "./slots.ts";
 

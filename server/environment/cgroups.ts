@@ -27,7 +27,7 @@
  */
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { sleep } from "../../environment/exec.ts";
+import { sleep } from "./exec.ts";
 
 export interface SandboxLimits {
   /** Memory (RAM, and RAM + swap where swap is accounted) of the whole environment, in bytes. */
