@@ -9,6 +9,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { userInfo } from "node:os";
 import path from "node:path";
 import { LocalPtyShell } from "../pty/local-pty-shell.ts";
+import { runScriptIn } from "./local-script.ts";
 import type { DriverHealth, LabEnvironment, ScriptResult, SessionDriver } from "./driver.ts";
 
 export interface HostDriverOptions {
@@ -41,62 +42,14 @@ export function shellEnvironment(extra: Record<string, string> & { HOME: string 
   };
 }
 
-/**
- * A script as `bash -s` must read it: one brace group, which bash parses
- * whole before running any of it, with stdin from /dev/null, so a command
- * that reads stdin (`ctr run` attached) cannot swallow the lines after it.
- */
-export function scriptForStdin(script: string): string {
-  return `{\n${script}\n} </dev/null\n`;
-}
-
-/** Runs a script with bash, output bounded, killed (with its process group) at the timeout. */
+/** Runs a script with `bash -s` (through `wrap`, e.g. nsenter), output bounded, killed with its process group at the timeout. */
 export function runBash(
   script: string,
   options: { cwd: string; env: Record<string, string>; timeoutMs: number; maxOutputBytes: number; wrap?: string[] },
 ): Promise<ScriptResult> {
-  const started = performance.now();
-  return new Promise((resolve) => {
-    // The script's text goes on stdin, as it would through ssh or `kubectl exec -i`: nothing of it is in an argv.
-    const [file, ...args] = [...(options.wrap ?? []), "bash", "-s"];
-    const child = spawn(file!, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ["pipe", "pipe", "pipe"] });
-    child.stdin.on("error", () => {});
-    child.stdin.end(scriptForStdin(script));
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let truncated = false;
-    const collect = (chunk: Buffer) => {
-      if (size >= options.maxOutputBytes) {
-        truncated = true;
-        return;
-      }
-      chunks.push(chunk.subarray(0, options.maxOutputBytes - size));
-      size += chunk.byteLength;
-    };
-    child.stdout.on("data", collect);
-    child.stderr.on("data", collect);
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, options.timeoutMs);
-    const finish = (exitCode: number) => {
-      clearTimeout(timer);
-      let output = Buffer.concat(chunks).toString("utf8");
-      if (truncated) output += "\n[output truncated]";
-      if (timedOut) output += `\n[timed out after ${options.timeoutMs} ms]`;
-      resolve({ exitCode, output, timedOut, durationMs: Math.round(performance.now() - started) });
-    };
-    child.on("error", (error) => {
-      chunks.push(Buffer.from(String(error)));
-      finish(127);
-    });
-    child.on("close", (code) => finish(timedOut ? 124 : (code ?? 1)));
-  });
+  const [file, ...args] = [...(options.wrap ?? []), "bash", "-s"];
+  const child = spawn(file!, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ["pipe", "pipe", "pipe"] });
+  return runScriptIn(child, script, options);
 }
 
 export class HostDriver implements SessionDriver {

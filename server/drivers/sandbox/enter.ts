@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import type { ScriptResult } from "../driver.ts";
-import { scriptForStdin } from "../host.ts";
+import { runScriptIn } from "../local-script.ts";
 
 export const ENTER_SCRIPT = readFileSync(new URL("./enter.sh", import.meta.url), "utf8");
 
@@ -124,48 +124,5 @@ export function runInside(
   script: string,
   options: { env: Record<string, string>; tools: HostTools; timeoutMs: number; maxOutputBytes: number },
 ): Promise<ScriptResult> {
-  const started = performance.now();
-  return new Promise((resolve) => {
-    const child = spawnInside(target, SCRIPT_COMMAND, options.env, options.tools);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let truncated = false;
-    const collect = (chunk: Buffer) => {
-      if (size >= options.maxOutputBytes) {
-        truncated = true;
-        return;
-      }
-      chunks.push(chunk.subarray(0, options.maxOutputBytes - size));
-      size += chunk.byteLength;
-    };
-    child.stdout!.on("data", collect);
-    child.stderr!.on("data", collect);
-    // A script that exits before reading all of it closes the pipe: not an error.
-    child.stdin!.on("error", () => {});
-    child.stdin!.end(scriptForStdin(script));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, options.timeoutMs);
-    let done = false;
-    const finish = (exitCode: number) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      let output = Buffer.concat(chunks).toString("utf8");
-      if (truncated) output += "\n[output truncated]";
-      if (timedOut) output += `\n[timed out after ${options.timeoutMs} ms]`;
-      resolve({ exitCode, output, timedOut, durationMs: Math.round(performance.now() - started) });
-    };
-    child.on("error", (error) => {
-      chunks.push(Buffer.from(String(error)));
-      finish(127);
-    });
-    child.on("close", (code, signal) => finish(timedOut ? 124 : (code ?? (signal ? 128 + 9 : 1))));
-  });
+  return runScriptIn(spawnInside(target, SCRIPT_COMMAND, options.env, options.tools), script, options);
 }
