@@ -5,6 +5,7 @@
  * the reader starts it, or when the tab already had a session (a reload).
  */
 import type { ConnectionStatus, WelcomeInfo } from "./terminal-connection.ts";
+import type { Terminal } from "@xterm/xterm";
 import type { TerminalView } from "./xterm-view.ts";
 import { ACCESS_CHANGED, ACCESS_REFUSED, NEEDS_ACCESS, rejectToken, tokenFor } from "./access.ts";
 import { labEnvironment } from "./environments.ts";
@@ -118,6 +119,16 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
   /** What the terminal shows, as text: for tests and for readers' tools (the WebGL renderer draws on a canvas). */
   bufferText(): string {
     return this.view?.text() ?? "";
+  }
+
+  /** The xterm.js terminal once started, for tools that watch it (the bench's reader view); not for writing to. */
+  get xterm(): Terminal | undefined {
+    return this.view?.term;
+  }
+
+  /** Which xterm renderer draws this terminal ("webgl" or "dom"), once started. */
+  get renderer(): string | undefined {
+    return this.view?.renderer;
   }
 
   /** The terminal's size in cells, as the fit addon made it (0 × 0 before a start). */

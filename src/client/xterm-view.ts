@@ -67,7 +67,10 @@ export class TerminalView {
       theme: themeFor(pageTheme()),
       fontFamily: 'ui-monospace, "JetBrains Mono", "DejaVu Sans Mono", Menlo, Consolas, monospace',
       fontSize: 14,
-      cursorBlink: true,
+      // Blinks only once the WebGL renderer is in (see tryWebgl): the DOM renderer blinks with an
+      // endless CSS animation, which makes the browser render a frame every 16 ms while the
+      // terminal is focused; keys and echoes then wait behind frames (~28 ms key-to-screen, not ~9).
+      cursorBlink: false,
       scrollback: 5000,
       // Lets Alt+click move the cursor and keeps macOS Option usable as Meta in shells.
       macOptionIsMeta: true,
@@ -123,9 +126,12 @@ export class TerminalView {
         webgl.dispose();
         this.renderer = "dom";
         this.options.host.dataset.renderer = "dom";
+        this.term.options.cursorBlink = false;
       });
       this.term.loadAddon(webgl);
       this.renderer = "webgl";
+      // The WebGL renderer blinks with a timer that redraws the cursor cell: a frame every 600 ms.
+      this.term.options.cursorBlink = true;
     } catch (error) {
       console.info("[nwl] WebGL renderer unavailable, using the DOM renderer:", (error as Error).message);
       this.renderer = "dom";
