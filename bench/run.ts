@@ -8,24 +8,29 @@
  * --quick (small sizes), --only METRIC,... and --rounds N are for working on
  * the bench, --server PATH benches another copy of server/main.ts (a variant
  * under test); their results go to bench/results.quick.json only.
+ *
+ * The reader view (metric "reader", bench/lib/browser.ts) opens the site's
+ * Part 1 page in Chromium: the site is built for it into the bench's
+ * temporary folder, or taken from --site DIR (an `astro build --outDir DIR`).
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { connectToPrompt, echoLatency, idleSessions, percentiles, throughput, type EchoOptions, type EchoResult, type Peer } from "./lib/metrics.ts";
 import { cleanEnv, freePort, killStarted, serverCpu, sleep, startServer, type ServerProcess } from "./lib/procs.ts";
 import { writeBenchmarksPage, type PeerResult, type Report, type Target } from "./lib/report.ts";
+import { ourPage, readerView, wettyPage, type ReaderModeResult, type ReaderOptions } from "./lib/browser.ts";
 import { LocalPtyTerm, NaiveTerm, OurTerm, WettyTerm, operatorHealth } from "./lib/term.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const peersDir = path.join(root, "bench", ".peers");
 const { values: flags } = parseArgs({
-  options: { quick: { type: "boolean" }, bytes: { type: "string" }, rounds: { type: "string" }, only: { type: "string" }, server: { type: "string" } },
+  options: { quick: { type: "boolean" }, bytes: { type: "string" }, rounds: { type: "string" }, only: { type: "string" }, server: { type: "string" }, site: { type: "string" } },
 });
 const quick = flags.quick ?? false;
-/** --only connect,echo1,echo50,throughput,idle runs a subset (working on the bench); results go to results.quick.json. */
+/** --only connect,echo1,echo50,throughput,idle,reader runs a subset (working on the bench); results go to results.quick.json. */
 const only = flags.only ? new Set(flags.only.split(",")) : undefined;
 const runs = (metric: string) => !only || only.has(metric);
 const serverMain = flags.server ? path.resolve(flags.server) : "server/main.ts";
@@ -41,6 +46,14 @@ const settings = {
   echo50Rounds: quick ? 1 : 2,
   idleMax: quick ? 50 : 500,
   idleOpenDeadlineMs: 150_000,
+  reader: {
+    keys: quick ? 30 : 60,
+    warmupKeys: 5,
+    gapMs: [20, 60],
+    floodBytes: quick ? 3_000_000 : 15_000_000,
+    floodRuns: quick ? 1 : 2,
+    rounds: quick ? 1 : 2,
+  } satisfies ReaderOptions,
 };
 
 /** WeTTY and its client live outside the project's dependencies, installed here on first use. */
@@ -92,7 +105,9 @@ async function main(): Promise<void> {
     const configFile = path.join(workDir, "bench-config.json");
     const lifted = { upgradesPerMinutePerAddress: 1_000_000, maxSessionsPerReader: 10_000, maxConnectionsPerReader: 10_000, maxEnvironmentsPerReader: 10_000, maxEnvironments: 10_000 };
     writeFileSync(configFile, JSON.stringify({ limits: lifted }));
-    const ours = await startServer("lab server", [serverMain, "--port", "0", "--data-dir", dataDir, "--driver", "host", "--config", configFile], {
+    // The reader view needs the site: this tree's, built for the run (a few seconds with a warm cache).
+    const site = runs("reader") ? (flags.site ? path.resolve(flags.site) : buildSite(path.join(workDir, "site"))) : undefined;
+    const ours = await startServer("lab server", [serverMain, "--port", "0", "--data-dir", dataDir, "--driver", "host", "--config", configFile, ...(site ? ["--site", site] : [])], {
       cwd: root,
       env,
       readyLine: /^http:\/\/\S+$/,
@@ -221,7 +236,21 @@ async function main(): Promise<void> {
       };
     }
 
-    const report = buildReport(peers.map(result), (performance.now() - began) / 1000);
+    // The reader view last: Chromium on the same two cores, this server's Part 1 page beside WeTTY's page.
+    let reader: ReaderModeResult[] | undefined;
+    if (runs("reader")) {
+      await sleep(2000);
+      const link = new URL(ours.url);
+      const partOne = `${new URL("labs/part-1/", link.origin + "/")}${link.hash}`;
+      try {
+        reader = await readerView([ourPage("This server (Part 1 page)", partOne), wettyPage("WeTTY 3.2", `http://127.0.0.1:${wettyPort}/`)], settings.reader, log);
+      } catch (error) {
+        results.get("ours")!.errors.push(`reader view: ${(error as Error).message}`);
+        log(`reader view FAILED: ${(error as Error).message}`);
+      }
+    }
+
+    const report = buildReport(peers.map(result), (performance.now() - began) / 1000, reader);
     console.log("");
     for (const target of report.targets) {
       console.log(target.measured ? `${target.pass ? "PASS" : "FAIL"}  ${target.name}: ${target.detail}` : `  -   ${target.name}: not measured in this run`);
@@ -239,7 +268,14 @@ async function main(): Promise<void> {
   }
 }
 
-function buildReport(peers: PeerResult[], seconds: number): Report {
+function buildSite(outDir: string): string {
+  log(`building the site into ${outDir} (for the reader view)…`);
+  // Astro's own entry under this Node (its shim's `env node` may find an older one on the PATH).
+  execFileSync(process.execPath, [realpathSync(path.join(root, "node_modules", ".bin", "astro")), "build", "--silent", "--outDir", outDir], { cwd: root, stdio: "inherit", timeout: 600_000 });
+  return outDir;
+}
+
+function buildReport(peers: PeerResult[], seconds: number, reader?: ReaderModeResult[]): Report {
   const [ours, wetty, , limit] = peers as [PeerResult, PeerResult, PeerResult, PeerResult];
   const targets: Target[] = [];
   const target = (name: string, pass: boolean, detail: string, measured: boolean) => targets.push({ name, pass, detail, measured });
@@ -264,6 +300,30 @@ function buildReport(peers: PeerResult[], seconds: number): Report {
   target("≤ 1 MB server memory per idle session", perSession !== undefined && perSession <= 1e6, `${perSession === undefined ? "?" : (perSession / 1e6).toFixed(2)} MB (Node RSS)`, ours.idle !== undefined);
   target(`${settings.idleMax} idle sessions held`, ours.idle?.held === settings.idleMax, `${ours.idle?.held ?? 0}${ours.idle?.firstFailure ? ` (${ours.idle.firstFailure})` : ""}`, ours.idle !== undefined);
   const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : +(a / b).toFixed(3));
+  const readerRatios: Record<string, number | undefined> = {};
+  for (const mode of reader ?? []) {
+    const mine = mode.peers.find((p) => p.key === "ours");
+    const theirs = mode.peers.find((p) => p.key === "wetty");
+    const k = ratio(mine?.keyToScreen?.p50, theirs?.keyToScreen?.p50);
+    const f = ratio(mine?.keyToFrame?.p50, theirs?.keyToFrame?.p50);
+    const o = ratio(mine?.output?.median, theirs?.output?.median);
+    readerRatios[`readerKeyToScreenP50VsWetty:${mode.key}`] = k;
+    readerRatios[`readerKeyToFrameP50VsWetty:${mode.key}`] = f;
+    readerRatios[`readerOutputVsWetty:${mode.key}`] = o;
+    const renderers = `renderers: ours ${mine?.renderer ?? "?"}, WeTTY ${theirs?.renderer ?? "?"}`;
+    target(
+      `Reader view, ${mode.label}: key-to-screen p50 ≤ 0.6× WeTTY's`,
+      k !== undefined && k <= 0.6,
+      `${mine?.keyToScreen?.p50} vs ${theirs?.keyToScreen?.p50} ms = ${k}× (to the frame: ${mine?.keyToFrame?.p50} vs ${theirs?.keyToFrame?.p50} ms = ${f}×; ${renderers})`,
+      k !== undefined,
+    );
+    target(
+      `Reader view, ${mode.label}: output to screen ≥ 1.5× WeTTY's`,
+      o !== undefined && o >= 1.5,
+      `${mine?.output?.median} vs ${theirs?.output?.median} MB/s = ${o}×`,
+      o !== undefined,
+    );
+  }
   const cpu = os.cpus()[0]?.model ?? "unknown CPU";
   let osName = os.type();
   try {
@@ -293,7 +353,9 @@ function buildReport(peers: PeerResult[], seconds: number): Report {
       throughputVsLimit: ratio(t, tl),
       echo50P50VsWetty: ratio(e?.p50, ew?.p50),
       echo50P99VsWetty: ratio(e?.p99, ew?.p99),
+      ...readerRatios,
     },
+    readerView: reader,
     seconds,
   };
 }

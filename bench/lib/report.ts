@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { FlowDefaults } from "../../server/protocol.ts";
+import type { ReaderModeResult } from "./browser.ts";
 
 export interface PeerResult {
   key: string;
@@ -52,6 +53,8 @@ export interface Report {
   peers: PeerResult[];
   targets: Target[];
   ratios: Record<string, number | undefined>;
+  /** The reader view (bench/lib/browser.ts): Chromium on each page, per browser mode. */
+  readerView?: ReaderModeResult[];
   seconds: number;
 }
 
@@ -155,7 +158,51 @@ Every shell gets an empty \`HOME\`, so a machine's own \`~/.bashrc\` does not we
 - **Idle sessions**: measured first, on fresh servers. Sessions are opened ten at a time up to ${s.idleMax}, or until one fails; after all are open each must still echo a key.
   Memory is read from \`/proc\` before and after: the RSS of the server's Node process (what the server itself spends per session) and the PSS of its whole process tree, shells included (a shell's shared libraries counted once).
 
-${flood ? floodSection(flood) : ""}WeTTY runs as \`wetty --host 127.0.0.1 --port P --base / --command bash\` as root, which makes it spawn the command locally instead of through ssh; its client is \`socket.io-client\` over a WebSocket from the start (its browser client first polls, then upgrades).
+${report.readerView ? readerSection(report) : ""}${flood ? floodSection(flood) : ""}WeTTY runs as \`wetty --host 127.0.0.1 --port P --base / --command bash\` as root, which makes it spawn the command locally instead of through ssh; its client is \`socket.io-client\` over a WebSocket from the start (its browser client first polls, then upgrades).
+`;
+}
+
+function readerSection(report: Report): string {
+  const s = report.settings as { reader?: { keys: number; warmupKeys: number; gapMs: number[]; floodBytes: number; floodRuns: number; rounds: number } };
+  const r = s.reader;
+  const tables = (report.readerView ?? []).map((mode) => {
+    const peers = mode.peers;
+    const row = (name: string, cell: (peer: (typeof peers)[number]) => string) => `| ${name} | ${peers.map(cell).join(" | ")} |`;
+    const wetty = peers.find((p) => p.key === "wetty");
+    const vs = (mine: number | undefined, theirs: number | undefined) => (mine !== undefined && theirs !== undefined ? ` (${fmt(mine / theirs)}×)` : "");
+    const cells = (get: (p: (typeof peers)[number]) => { p50: number; p95: number } | undefined, ratio = true) => (p: (typeof peers)[number]) => {
+      const v = get(p);
+      if (!v) return "—";
+      return `${fmt(v.p50, 1)} / ${fmt(v.p95, 1)}${ratio && p.key !== "wetty" ? vs(v.p50, get(wetty!)?.p50) : ""}`;
+    };
+    return [
+      `### ${mode.label}`,
+      "",
+      `Chromium flags \`${mode.args.join(" ")}\`; WebGL2 offered: ${mode.webgl}.`,
+      "",
+      `| | ${peers.map((p) => p.label).join(" | ")} |`,
+      `|---|${peers.map(() => "---:").join("|")}|`,
+      row("xterm renderer", (p) => p.renderer ?? "—"),
+      row("Key to screen: p50 / p95 (ms)", cells((p) => p.keyToScreen)),
+      row("Key to the end of that frame: p50 / p95 (ms)", cells((p) => p.keyToFrame)),
+      row("Key to the echo's WebSocket message: p50 / p95 (ms)", cells((p) => p.keyToMessage, false)),
+      row("Output to screen (MB/s, median)", (p) => (p.output ? `${fmt(p.output.median, 1)}${p.key !== "wetty" ? vs(p.output.median, wetty?.output?.median) : ""}` : "—")),
+      row("…each run (MB/s)", (p) => (p.output ? p.output.runs.map((x) => fmt(x, 1)).join(", ") : "—")),
+      row("Keys timed", (p) => String(p.keyToScreen?.n ?? 0)),
+      ...(peers.some((p) => p.errors.length) ? [row("Problems", (p) => p.errors.join("; ") || "—")] : []),
+    ].join("\n");
+  });
+  return `## From a reader's chair
+
+Chromium (Debian's, headless, driven by Playwright) opens this server's Part 1 page and WeTTY's page side by side in one run, each in a fresh context, rounds alternating between them.
+Both pages run xterm.js 6; neither is changed for the bench, only watched: every time is taken in the page with \`performance.now()\` (\`bench/lib/browser.ts\`).
+
+- **Key to screen**: from the keydown to the echoed letter in the DOM rows (a MutationObserver on \`.xterm-rows\`, DOM renderer) or drawn into the canvas (xterm's \`onRender\`, right after the WebGL draw). The shell runs \`cat\`, so the echo is the tty's.${r ? ` ${r.keys} keys per round, ${r.gapMs.join("–")} ms apart, the first ${r.warmupKeys} left out, ${r.rounds} rounds.` : ""}
+- **Key to the end of that frame**: until the browser has painted and committed the frame that shows it. A browser draws frames on its own clock (60 Hz here), so this is closer to what the eye gets; a change made early in the page only helps if it makes an earlier frame.
+- **Output to screen**: Enter to the render that shows a marker printed after \`head -c ${r?.floodBytes ?? "N"} /dev/urandom | base64 -w 120\` (${r ? (expectedBytes(r.floodBytes) / 1e6).toFixed(1) : "?"} MB of terminal output)${r ? `, ${r.floodRuns} runs per round` : ""}. Browser, servers, shells and base64 share the machine's ${report.machine.nproc} cores.
+
+${tables.join("\n\n")}
+
 `;
 }
 
