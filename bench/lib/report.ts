@@ -203,6 +203,9 @@ Both pages run xterm.js 6; neither is changed for the bench, only watched: every
 
 ${tables.join("\n\n")}
 
+What the figures come from (profiled in Nov 2026, \`bench/README.md\`): this server gets the echo to the page about 2 ms sooner; from there both pages wait for the same thing, the browser's next frame (its clock ticks every 16.7 ms), and a frame on the Part 1 page costs about 3 ms more main-thread work than on WeTTY's bare page (hover hit-testing, paint and pre-paint of the long article around the terminal).
+That page weight, paid on every frame of a flood, is also most of the gap in output to screen.
+
 `;
 }
 
