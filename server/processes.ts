@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 
-/** Pids whose session id is `sessionId` (the pty's child is a session leader). */
+/** Live pids whose session id is `sessionId` (the pty's child is a session leader); zombies have exited already. */
 export function sessionProcesses(sessionId: number): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
@@ -14,7 +14,7 @@ export function sessionProcesses(sessionId: number): number[] {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       // Fields after the command name, which may hold spaces: state ppid pgrp session ...
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[3]) === sessionId) pids.push(Number(entry));
+      if (Number(fields[3]) === sessionId && fields[0] !== "Z") pids.push(Number(entry));
     } catch {
       // gone while we looked
     }

@@ -7,8 +7,8 @@
  * The kernel sends SIGHUP only to the foreground process group when a session
  * leader exits, so a background job lives on unless the server ends it.
  */
-import { readFileSync, readdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sessionProcesses } from "./processes.ts";
 import { CloseCode } from "./protocol.ts";
 import { ProtocolClient } from "./testing/protocol-client.ts";
 import { startTestServer, waitUntil } from "./testing/lab-server.ts";
@@ -32,7 +32,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const sid of shells) for (const pid of members(sid)) kill(pid);
+  for (const sid of shells) for (const pid of sessionProcesses(sid)) kill(pid);
   await server?.close();
 });
 
@@ -44,21 +44,6 @@ function kill(pid: number): void {
   }
 }
 
-/** Processes whose session id is `sid` (a pty's shell is its session's leader). */
-function members(sid: number): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[3]) === sid && fields[0] !== "Z") pids.push(Number(entry));
-    } catch {
-      // gone while we looked
-    }
-  }
-  return pids;
-}
 
 /** A shell with a background job; returns the shell's pid (its session id). */
 async function shellWithJob(client: ProtocolClient): Promise<number> {
@@ -67,7 +52,7 @@ async function shellWithJob(client: ProtocolClient): Promise<number> {
   const sid = Number(/SID=(\d+)=/.exec(text)![1]);
   const job = Number(/JOB=(\d+)=/.exec(text)![1]);
   shells.push(sid);
-  expect(members(sid)).toContain(job);
+  expect(sessionProcesses(sid)).toContain(job);
   return sid;
 }
 
@@ -77,7 +62,7 @@ describe("a shell that exits", () => {
     const sid = await shellWithJob(client);
     client.type("exit\r");
     expect(await client.closed).toBe(CloseCode.sessionEnded);
-    await waitUntil(() => members(sid).length === 0, GONE_WITHIN_MS, `the jobs of shell ${sid} to end; left: ${members(sid).join(", ")}`);
+    await waitUntil(() => sessionProcesses(sid).length === 0, GONE_WITHIN_MS, `the jobs of shell ${sid} to end; left: ${sessionProcesses(sid).join(", ")}`);
   });
 
   it("takes its background jobs with it when it exits with no client attached", async () => {
@@ -87,6 +72,6 @@ describe("a shell that exits", () => {
     client.type("sleep 0.3; exit\r");
     client.drop();
     await waitUntil(() => server.sessions.sessionCount === 0, GRACE_MS + 5000, "the session to end");
-    await waitUntil(() => members(sid).length === 0, GONE_WITHIN_MS, `the jobs of shell ${sid} to end; left: ${members(sid).join(", ")}`);
+    await waitUntil(() => sessionProcesses(sid).length === 0, GONE_WITHIN_MS, `the jobs of shell ${sid} to end; left: ${sessionProcesses(sid).join(", ")}`);
   });
 });

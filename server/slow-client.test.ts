@@ -13,12 +13,13 @@
  * server runs from its own tree, with the labs of that tree.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FlowDefaults, FrameKind, PROTOCOL_VERSION, SUBPROTOCOL, decodeFrame, encodeMessage, parseServerMessage } from "./protocol.ts";
+import { processTree } from "../bench/lib/procs.ts";
 import { ProtocolClient } from "./testing/protocol-client.ts";
 
 const SERVER_MAIN = path.resolve(process.env.NWL_TEST_SERVER_MAIN ?? path.join(import.meta.dirname, "main.ts"));
@@ -100,28 +101,6 @@ function vmRssBytes(pid: number): number {
   return Number(match[1]) * KiB;
 }
 
-/** `root` and every process below it, from /proc. */
-function processTree(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const tree: number[] = [];
-  const queue = [root];
-  while (queue.length) {
-    const pid = queue.shift()!;
-    tree.push(pid);
-    queue.push(...(children.get(pid) ?? []));
-  }
-  return tree;
-}
 
 async function startServer(): Promise<Server> {
   dataDir = mkdtempSync(path.join(tmpdir(), "nwl-slow-client-"));
