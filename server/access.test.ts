@@ -244,6 +244,9 @@ describe("the HTTP API", () => {
     const text = await metrics.text();
     expect(text).toMatch(/^nwl_sessions \d+$/m);
     expect(text).toMatch(/^nwl_refused_total\{reason="unauthorized"\} [1-9]/m);
+    // Earlier tests' shells printed and were typed into: both directions are counted.
+    expect(text).toMatch(/^nwl_terminal_bytes_total\{direction="out"\} [1-9]/m);
+    expect(text).toMatch(/^nwl_terminal_bytes_total\{direction="in"\} [1-9]/m);
     expect(text).not.toContain(TEST_TOKEN);
   });
 

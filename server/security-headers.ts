@@ -68,7 +68,13 @@ export function cspForPage(file: string): string {
 
 /** The built HTML file a static server answers a path with (as sirv resolves it), if it is a page. */
 export function htmlFileFor(siteDir: string, pathname: string): string | undefined {
-  const decoded = decodeURIComponent(pathname);
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathname);
+  } catch {
+    // A malformed path (%zz) is no page; the static server answers it 404.
+    return undefined;
+  }
   const candidates = decoded.endsWith("/") ? [`${decoded}index.html`] : [decoded, `${decoded}.html`, `${decoded}/index.html`];
   for (const candidate of candidates) {
     if (!candidate.endsWith(".html")) continue;

@@ -11,6 +11,7 @@ import { log } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import {
   CloseCode,
+  FRAME_HEADER_BYTES,
   FrameKind,
   PROTOCOL_VERSION,
   encodeFrame,
@@ -62,7 +63,7 @@ export function handleTerminalSocket(socket: WebSocket, context: TerminalSocketC
     output: (offset, chunks, written) => {
       if (socket.readyState !== socket.OPEN) return;
       const frame = encodeFrame(FrameKind.output, offset, chunks, Buffer.allocUnsafe);
-      metrics?.bytes.inc({ direction: "out" }, frame.byteLength - 9);
+      metrics?.bytes.out.inc(frame.byteLength - FRAME_HEADER_BYTES);
       socket.send(frame, (error) => {
         if (!error) written();
       });
@@ -87,7 +88,7 @@ export function handleTerminalSocket(socket: WebSocket, context: TerminalSocketC
   socket.on("message", (data, isBinary) => {
     if (session && isBinary) {
       const input = toBuffer(data);
-      metrics?.bytes.inc({ direction: "in" }, input.byteLength);
+      metrics?.bytes.in.inc(input.byteLength);
       const result = session.write(input);
       if (!result.ok) fail("input-overflow", result.message);
       return;
