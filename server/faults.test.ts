@@ -38,36 +38,25 @@ async function shellPid(client: ProtocolClient): Promise<number> {
   return Number(/PID=(\d+)=/.exec(text)![1]);
 }
 
-/** A host driver whose environments cannot be disposed: the server must log it and live on. */
-class FailingDisposeDriver extends HostDriver {
-  disposeAttempts = 0;
-  override async createEnvironment(lab: string) {
-    const environment = await super.createEnvironment(lab);
-    const dispose = environment.dispose;
-    return {
-      ...environment,
-      dispose: async () => {
-        this.disposeAttempts++;
-        await dispose();
-        throw new Error("simulated: the environment could not be removed");
-      },
-    };
-  }
-}
-
-/** A host driver whose environments take a while to dispose, and say when they start and finish. */
-class SlowDisposeDriver extends HostDriver {
+/**
+ * A host driver whose environments' disposal does `around(dispose)` instead
+ * (fail after it, take its time), counting disposals started and finished.
+ */
+class DisposeHookDriver extends HostDriver {
   started = 0;
   finished = 0;
+  private readonly around: (dispose: () => Promise<void>) => Promise<void>;
+  constructor(dataDir: string, around: (dispose: () => Promise<void>) => Promise<void>) {
+    super({ dataDir, shell: "/bin/bash", maxScriptOutputBytes: 4096 });
+    this.around = around;
+  }
   override async createEnvironment(lab: string) {
     const environment = await super.createEnvironment(lab);
-    const dispose = environment.dispose;
     return {
       ...environment,
       dispose: async () => {
         this.started++;
-        await new Promise((resolve) => setTimeout(resolve, 400));
-        await dispose();
+        await this.around(environment.dispose);
         this.finished++;
       },
     };
@@ -98,11 +87,15 @@ describe("faults", () => {
     process.on("unhandledRejection", onRejection);
     try {
       const dataDir = mkdtempSync(path.join(tmpdir(), "nwl-dispose-"));
-      const driver = new FailingDisposeDriver({ dataDir, shell: "/bin/bash", maxScriptOutputBytes: 4096 });
+      // The environment cannot be removed: the server must log it and live on.
+      const driver = new DisposeHookDriver(dataDir, async (dispose) => {
+        await dispose();
+        throw new Error("simulated: the environment could not be removed");
+      });
       const server = await serve({ limits: { environmentGraceMs: 50 } }, { driver, labs: ["sandbox"] });
       const client = await ProtocolClient.connect(server.url);
       await client.close();
-      await waitUntil(() => driver.disposeAttempts === 1, 5000, "the dispose attempt");
+      await waitUntil(() => driver.started === 1, 5000, "the dispose attempt");
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(rejections).toEqual([]);
       const next = await ProtocolClient.connect(server.url);
@@ -116,7 +109,10 @@ describe("faults", () => {
 
   it("waits, when it stops, for disposals already under way (nothing of an environment outlives the server)", async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), "nwl-slow-dispose-"));
-    const driver = new SlowDisposeDriver({ dataDir, shell: "/bin/bash", maxScriptOutputBytes: 4096 });
+    const driver = new DisposeHookDriver(dataDir, async (dispose) => {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      await dispose();
+    });
     const server = await startTestServer({ limits: { environmentGraceMs: 50 } }, { driver, labs: ["sandbox"] });
     const client = await ProtocolClient.connect(server.url);
     await client.close();
