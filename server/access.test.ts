@@ -172,10 +172,11 @@ describe("readers of a workshop", () => {
   });
 
   it("holds a reader to their share of environments and terminals (4429), others unaffected", async () => {
+    // A reader has one environment per lab: two labs make two environments, a third lab is one too many.
     const mine: ProtocolClient[] = [];
-    for (let i = 0; i < 2; i++) mine.push(await ProtocolClient.connect(server.url, { token: ALICE }));
+    for (const lab of ["sandbox", "fixture-overlap"]) mine.push(await ProtocolClient.connect(server.url, { token: ALICE, lab }));
     const before = counts();
-    const third = await ProtocolClient.connect(server.url, { token: ALICE });
+    const third = await ProtocolClient.connect(server.url, { token: ALICE, lab: "fixture-steps" });
     expect(third.closeCode).toBe(CloseCode.limitReached);
     expect(third.errors[0]?.message).toMatch(/lab environments with terminals open/);
     expect(counts()).toEqual(before);
@@ -195,8 +196,10 @@ describe("a burst of hellos", () => {
 
   it("holds a reader's environments at the limit: each new one replaces the longest-idle one", async () => {
     let most = 0;
+    const labs = ["sandbox", "fixture-overlap", "fixture-steps"];
     for (let i = 0; i < 12; i++) {
-      const client = await ProtocolClient.connect(server.url, { token: ALICE });
+      // One environment per lab: hellos for three labs in turn need a new environment each time.
+      const client = await ProtocolClient.connect(server.url, { token: ALICE, lab: labs[i % labs.length] });
       expect(client.welcome, `hello ${i}: ${client.closeReason}`).toBeDefined();
       most = Math.max(most, server.sessions.environmentCount);
       await client.close();

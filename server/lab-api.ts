@@ -1,21 +1,23 @@
 /**
- * The HTTP API of the labs: a Check button posts here, and the server runs
- * that checkpoint's own check script from the lab definition in the reader's
- * environment. Nothing in the request is ever run: it only names things.
+ * The HTTP API of the labs (routes and types on one screen in
+ * lab-api-protocol.ts): a reader's environment per lab and its progress,
+ * Check, Solve, Catch me up and Reset. The server runs only a checkpoint's
+ * own scripts from the lab definition: a request names a lab and a
+ * checkpoint, never a script.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { z } from "zod";
 import type { Reader } from "./access.ts";
 import type { LabRuntime } from "./lab-runtime.ts";
 import { sendJson } from "./app.ts";
-import type { LabSessions } from "./lab-sessions.ts";
+import { SessionError, type LabSessions } from "./lab-sessions.ts";
 import type { DriverHealth, LabEnvironment } from "./drivers/driver.ts";
 import { log } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { QueueFullError } from "./serial-queue.ts";
+import { ActionRequest, type ApiError, type CatchUpResult, type CheckpointResult, type SolveResult } from "./lab-api-protocol.ts";
 
 /** What the API needs of the lab runtime (server/lab-runtime.ts). */
-export type CheckpointRunner = Pick<LabRuntime, "list" | "hasCheckpoint" | "check">;
+export type CheckpointRunner = Pick<LabRuntime, "list" | "hasCheckpoint" | "check" | "solve" | "checkpointOrder" | "describeSolve">;
 
 /** What the server hands an API route: the request's reader is authenticated already. */
 export interface ApiContext {
@@ -25,91 +27,177 @@ export interface ApiContext {
   metrics?: Metrics;
 }
 
-const CheckRequest = z.object({
-  environment: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).describe("The reader's lab environment, from the terminal's welcome"),
-});
 const MAX_BODY_BYTES = 4096;
-const CHECK_ROUTE = /^\/api\/labs\/([A-Za-z0-9_-]{1,64})\/checkpoints\/([A-Za-z0-9_.-]{1,64})\/check$/;
+const ENVIRONMENT_ROUTE = /^\/api\/labs\/([A-Za-z0-9_-]{1,64})\/environment(\/reset)?$/;
+const CHECKPOINT_ROUTE = /^\/api\/labs\/([A-Za-z0-9_-]{1,64})\/checkpoints\/([A-Za-z0-9_.-]{1,64})\/(check|solve|catch-up)$/;
+
+/** An answer that is not a result: the status and the words for the reader. */
+class ApiRefusal extends Error {
+  readonly status: number;
+  readonly code: ApiError["error"];
+  constructor(status: number, code: ApiError["error"], message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
 
 async function readJson(request: IncomingMessage): Promise<unknown> {
   let size = 0;
   const chunks: Buffer[] = [];
   for await (const chunk of request) {
     size += (chunk as Buffer).byteLength;
-    if (size > MAX_BODY_BYTES) throw new Error(`request body over ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES) throw new ApiRefusal(413, "bad-request", `the request body is over ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk as Buffer);
   }
-  return JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}");
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}");
+  } catch (error) {
+    throw new ApiRefusal(400, "bad-request", `the body must be JSON: ${(error as Error).message}`);
+  }
 }
 
-class DegradedError extends Error {}
+async function readAction(request: IncomingMessage): Promise<ActionRequest> {
+  const parsed = ActionRequest.safeParse(await readJson(request));
+  if (!parsed.success) throw new ApiRefusal(400, "bad-request", 'the body must be {} or {"environment": "<id>"}');
+  return parsed.data;
+}
+
+const HTTP_STATUS_OF: Partial<Record<SessionError["code"], number>> = {
+  "unknown-lab": 404,
+  "limit-reached": 429,
+  "environment-failed": 500,
+  "server-error": 503,
+};
 
 export function labApiRoutes(runner: CheckpointRunner) {
-  return async (request: IncomingMessage, response: ServerResponse, { sessions, reader, health, metrics }: ApiContext): Promise<boolean> => {
-    const url = new URL(request.url ?? "/", "http://localhost");
-    if (url.pathname === "/api/labs" && request.method === "GET") {
-      sendJson(response, 200, { labs: runner.list() });
-      return true;
+  /** The reader's environment for the lab, made when there is none; a stale id from a page is refused. */
+  async function environmentFor(lab: string, requested: string | undefined, { sessions, reader }: ApiContext): Promise<LabEnvironment> {
+    if (requested !== undefined) {
+      // Another reader's environment gets the same answer as one that does not exist.
+      const named = sessions.environment(requested, reader);
+      if (!named || named.lab !== lab) {
+        throw new ApiRefusal(404, "unknown-environment", "this page's lab environment has ended on the server (it restarted, was reset, or was idle too long): the page now shows your new one");
+      }
+      return named;
     }
-    const match = CHECK_ROUTE.exec(url.pathname);
-    if (!match) return false;
-    if (request.method !== "POST") {
-      sendJson(response, 405, { error: "method-not-allowed", message: "POST to run a check" });
-      return true;
-    }
-    const [, lab, checkpoint] = match as unknown as [string, string, string];
-    if (!runner.hasCheckpoint(lab, checkpoint)) {
-      sendJson(response, 404, { error: "unknown-checkpoint", message: `lab "${lab}" has no checkpoint "${checkpoint}"` });
-      return true;
-    }
-    let body: unknown;
     try {
-      body = await readJson(request);
+      return await sessions.ensureEnvironment(lab, reader);
     } catch (error) {
-      sendJson(response, 400, { error: "bad-request", message: `the body must be JSON: ${(error as Error).message}` });
-      return true;
+      if (error instanceof SessionError) throw new ApiRefusal(HTTP_STATUS_OF[error.code] ?? 500, error.code, error.message);
+      throw error;
     }
-    const parsed = CheckRequest.safeParse(body);
-    if (!parsed.success) {
-      sendJson(response, 400, { error: "bad-request", message: "the body must be {\"environment\": \"<id>\"}" });
-      return true;
-    }
-    // Another reader's environment gets the same answer as one that does not exist.
-    const environment = sessions.environment(parsed.data.environment, reader);
-    if (!environment || environment.lab !== lab) {
-      sendJson(response, 404, {
-        error: "unknown-environment",
-        message: "this lab environment has ended on the server: start the terminal again, redo the steps, then check",
-      });
-      return true;
-    }
-    const logger = log.child({ reader: reader.id, environment: environment.id, checkpoint });
-    let result: Awaited<ReturnType<CheckpointRunner["check"]>>;
+  }
+
+  /** Runs a task in the environment's queue (one check or solve at a time), after asking the service is up. */
+  async function queued<T>(environment: LabEnvironment, context: ApiContext, task: () => Promise<T>): Promise<T> {
     try {
-      result = await sessions.queueCheck(environment, async () => {
+      return await context.sessions.queueCheck(environment, async () => {
         // Asked again once its turn comes: the service may have gone down while it waited.
-        const now = health();
-        if (now.status !== "ok") throw new DegradedError(now.reasons.join("; "));
-        return runner.check(lab, checkpoint, environment);
+        const now = context.health();
+        if (now.status !== "ok") throw new ApiRefusal(503, "service-degraded", `the lab could not run it: ${now.reasons.join("; ")}. Try again in a few seconds.`);
+        return task();
       });
     } catch (error) {
       if (error instanceof QueueFullError) {
-        metrics?.refused.inc({ reason: "check-queue-full" });
-        sendJson(response, 429, { error: "check-queue-full", message: "checks of this lab environment are already waiting their turn: wait for them, then check again" });
-      } else if (error instanceof DegradedError) {
-        metrics?.checks.inc({ result: "error" });
-        sendJson(response, 503, { error: "service-degraded", message: `the check could not run: ${error.message}. Try again in a few seconds.` });
-      } else {
-        metrics?.checks.inc({ result: "error" });
-        logger.error({ err: error }, "check failed to run");
-        sendJson(response, 500, { error: "server-error", message: "the check could not run on the lab server" });
+        context.metrics?.refused.inc({ reason: "check-queue-full" });
+        throw new ApiRefusal(429, "check-queue-full", "checks of this lab environment are already waiting their turn: wait for them, then try again");
       }
+      throw error;
+    }
+  }
+
+  async function check(lab: string, checkpoint: string, environment: LabEnvironment, context: ApiContext): Promise<CheckpointResult> {
+    const result = await runner.check(lab, checkpoint, environment);
+    context.sessions.recordCheck(environment, checkpoint, result.passed);
+    context.metrics?.checks.inc({ result: result.timedOut ? "timed-out" : result.passed ? "passed" : "failed" });
+    context.metrics?.checkSeconds.observe(result.durationMs / 1000);
+    return result;
+  }
+
+  /** A checkpoint's solve then its check, shown in the environment's terminals as it happens. */
+  async function solve(lab: string, checkpoint: string, environment: LabEnvironment, context: ApiContext): Promise<SolveResult> {
+    const { title, script } = runner.describeSolve(lab, checkpoint);
+    const ran = await runner.solve(lab, checkpoint, environment);
+    const checked = await check(lab, checkpoint, environment, context);
+    context.sessions.announce(environment, { title: `Solved “${title}” for you`, script, output: ran.output, passed: checked.passed });
+    return { checkpoint, solve: ran, check: checked };
+  }
+
+  async function catchUp(lab: string, target: string, environment: LabEnvironment, context: ApiContext): Promise<CatchUpResult> {
+    const order = runner.checkpointOrder(lab);
+    const earlier = order.slice(0, order.indexOf(target));
+    const steps: CatchUpResult["steps"] = [];
+    for (const checkpoint of earlier) {
+      // What already passed in this environment stays as the reader left it: solving it again could undo later steps.
+      if (context.sessions.state(lab, environment).progress[checkpoint]?.passed) {
+        steps.push({ checkpoint, outcome: "already-passed" });
+        continue;
+      }
+      const result = await solve(lab, checkpoint, environment, context);
+      steps.push({ checkpoint, outcome: result.check.passed ? "solved" : "failed", check: result.check });
+      if (!result.check.passed) return { target, steps, passed: false };
+    }
+    return { target, steps, passed: true };
+  }
+
+  return async (request: IncomingMessage, response: ServerResponse, context: ApiContext): Promise<boolean> => {
+    const url = new URL(request.url ?? "/", "http://localhost");
+    const logger = log.child({ reader: context.reader.id });
+    try {
+      if (url.pathname === "/api/labs" && request.method === "GET") {
+        sendJson(response, 200, { labs: runner.list() });
+        return true;
+      }
+      const environmentRoute = ENVIRONMENT_ROUTE.exec(url.pathname);
+      if (environmentRoute) {
+        const [, lab, reset] = environmentRoute as unknown as [string, string, string | undefined];
+        if (!runner.list().some((known) => known.id === lab)) throw new ApiRefusal(404, "unknown-lab", `no lab named "${lab}" on this server`);
+        const { sessions, reader } = context;
+        if (request.method === "GET" && !reset) {
+          sendJson(response, 200, sessions.state(lab, sessions.environmentOf(lab, reader)));
+          return true;
+        }
+        if (request.method !== "POST") throw new ApiRefusal(405, "method-not-allowed", reset ? "POST to reset" : "GET or POST");
+        await readAction(request);
+        let environment: LabEnvironment;
+        try {
+          environment = reset ? await sessions.resetEnvironment(lab, reader) : await sessions.ensureEnvironment(lab, reader);
+        } catch (error) {
+          if (error instanceof SessionError) throw new ApiRefusal(HTTP_STATUS_OF[error.code] ?? 500, error.code, error.message);
+          throw error;
+        }
+        sendJson(response, 200, sessions.state(lab, environment));
+        return true;
+      }
+      const match = CHECKPOINT_ROUTE.exec(url.pathname);
+      if (!match) return false;
+      const [, lab, checkpoint, action] = match as unknown as [string, string, string, "check" | "solve" | "catch-up"];
+      if (request.method !== "POST") throw new ApiRefusal(405, "method-not-allowed", `POST to ${action}`);
+      if (!runner.hasCheckpoint(lab, checkpoint)) throw new ApiRefusal(404, "unknown-checkpoint", `lab "${lab}" has no checkpoint "${checkpoint}"`);
+      const body = await readAction(request);
+      const environment = await environmentFor(lab, body.environment, context);
+      const started = performance.now();
+      const result = await queued<CheckpointResult | SolveResult | CatchUpResult>(environment, context, () =>
+        action === "check"
+          ? check(lab, checkpoint, environment, context)
+          : action === "solve"
+            ? solve(lab, checkpoint, environment, context)
+            : catchUp(lab, checkpoint, environment, context),
+      );
+      logger.info({ environment: environment.id, checkpoint, action, ms: Math.round(performance.now() - started) }, `${action} ran`);
+      sendJson(response, 200, result);
+      return true;
+    } catch (error) {
+      if (error instanceof ApiRefusal) {
+        if (error.code === "service-degraded" || error.code === "server-error") context.metrics?.checks.inc({ result: "error" });
+        sendJson(response, error.status, { error: error.code, message: error.message });
+        return true;
+      }
+      context.metrics?.checks.inc({ result: "error" });
+      logger.error({ err: error, path: url.pathname }, "lab API request failed");
+      sendJson(response, 500, { error: "server-error", message: "the lab server could not do that: see its log" });
       return true;
     }
-    metrics?.checks.inc({ result: result.timedOut ? "timed-out" : result.passed ? "passed" : "failed" });
-    metrics?.checkSeconds.observe(result.durationMs / 1000);
-    logger.info({ passed: result.passed, durationMs: result.durationMs }, "check ran");
-    sendJson(response, 200, result);
-    return true;
   };
 }

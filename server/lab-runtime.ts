@@ -9,22 +9,14 @@ import type { LabEnvironment, ScriptResult, SessionDriver } from "./drivers/driv
 import { LAB_IMAGES } from "./environment/images.ts";
 import { MissingPrerequisitesError, missingCniPlugins, missingCommands } from "./environment/prerequisites.ts";
 import { findCheckpoint, findLab, readLabScript, type LabCatalog, type LoadedLab } from "./labs.ts";
+import type { CheckpointResult } from "./lab-api-protocol.ts";
 
 /** How long a lab's environment setup may take. */
 const SETUP_TIMEOUT_MS = 60_000;
 /** How long a solve may take (a reader's step, typed for them). */
 const SOLVE_TIMEOUT_MS = 60_000;
 
-export interface CheckpointResult {
-  checkpoint: string;
-  passed: boolean;
-  /** The check's stdout and stderr (bounded by the driver): feedback for the reader. */
-  output: string;
-  /** The checkpoint's hint; meant to be shown when it did not pass. */
-  hint: string;
-  timedOut: boolean;
-  durationMs: number;
-}
+export type { CheckpointResult };
 
 export class UnknownCheckpointError extends Error {
   constructor(lab: LoadedLab, checkpointId: string) {
@@ -117,6 +109,19 @@ export class LabRuntime {
       timedOut: result.timedOut,
       durationMs: result.durationMs,
     };
+  }
+
+  /** The lab's checkpoint ids, in the order of the lab. */
+  checkpointOrder(labId: string): string[] {
+    return this.lab(labId)?.definition.checkpoints.map((checkpoint) => checkpoint.id) ?? [];
+  }
+
+  /** A checkpoint's title and solve script text (what the terminal shows a reader who asked for the solve). */
+  describeSolve(labId: string, checkpointId: string): { title: string; script: string } {
+    const lab = this.lab(labId);
+    const checkpoint = lab && findCheckpoint(lab, checkpointId);
+    if (!lab || !checkpoint) throw new Error(`unknown checkpoint ${labId}/${checkpointId}`);
+    return { title: checkpoint.title, script: readLabScript(lab, checkpoint.solve) };
   }
 
   /** Runs the checkpoint's solve: what a reader would type, from the lab definition. */

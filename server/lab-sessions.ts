@@ -1,14 +1,17 @@
 /**
- * The sessions and lab environments a server holds. Terminals of one page
- * share a lab environment; an environment is disposed a while after its
- * last terminal ends, so a reload or a second terminal can join it again.
+ * The sessions and lab environments a server holds. A reader has one
+ * environment per lab, whatever tab or terminal asks (keyed by reader and
+ * lab), and its progress lives with it. An environment is disposed a while
+ * after its last terminal ends, so a reload, another tab or a check can
+ * find it again.
  */
 import type { Reader } from "./access.ts";
 import type { Limits } from "./config.ts";
 import type { LabEnvironment } from "./drivers/driver.ts";
 import { newId } from "./drivers/host.ts";
 import { log } from "./log.ts";
-import type { ErrorCode, Hello } from "./protocol.ts";
+import type { CheckpointRecord, EnvironmentState } from "./lab-api-protocol.ts";
+import type { Activity, EnvironmentChanged, ErrorCode, Hello } from "./protocol.ts";
 import { CloseCode } from "./protocol.ts";
 import { SerialQueue } from "./serial-queue.ts";
 import { TerminalSession } from "./terminal-session.ts";
@@ -32,9 +35,19 @@ interface EnvironmentEntry {
   disposeTimer: ReturnType<typeof setTimeout> | undefined;
   /** When its last terminal ended (undefined while it has terminals). */
   idleSince: number | undefined;
+  /** When the idle environment will be disposed (ms since the epoch), while its timer runs. */
+  expiresAt: number | undefined;
   /** Checks of one environment run one after another: concurrent ones see each other's probes. */
   checks: SerialQueue;
+  /** The latest check of each checkpoint here: progress is the environment's, so a new one starts with none. */
+  progress: Map<string, CheckpointRecord>;
+  createdAt: number;
 }
+
+/** What the terminals of one environment hear: its state changed, or the lab ran a step in it. */
+export type EnvironmentEvent = EnvironmentChanged | Activity;
+
+const environmentKey = (owner: string, lab: string) => `${owner}\u0000${lab}`;
 
 /** Whether a reader may use what `owner` made: their own, or anything for the operator. */
 const mayUse = (reader: Reader, owner: string) => reader.operator || reader.id === owner;
@@ -54,6 +67,11 @@ export class LabSessions {
   private readonly sessions = new Map<string, TerminalSession>();
   private readonly sessionOwners = new Map<TerminalSession, string>();
   private readonly environments = new Map<string, EnvironmentEntry>();
+  /** The environment of each reader and lab, by environmentKey. */
+  private readonly byKey = new Map<string, EnvironmentEntry>();
+  /** Environments being made, by environmentKey: a page's terminals and its checks asking at once get one. */
+  private readonly creating = new Map<string, Promise<EnvironmentEntry>>();
+  private readonly eventListeners = new Set<(environment: string, event: EnvironmentEvent) => void>();
   /** Environments being made, per reader, so a burst of hellos cannot pass the limit while they start. */
   private readonly pendingEnvironments = new Map<string, number>();
   private readonly connections = new Map<string, number>();
@@ -81,6 +99,78 @@ export class LabSessions {
   environment(id: string, reader: Reader): LabEnvironment | undefined {
     const entry = this.environments.get(id);
     return entry && mayUse(reader, entry.owner) ? entry.environment : undefined;
+  }
+
+  /** The reader's environment for a lab, if there is one. */
+  environmentOf(lab: string, reader: Reader): LabEnvironment | undefined {
+    return this.byKey.get(environmentKey(reader.id, lab))?.environment;
+  }
+
+  /** The reader's environment for a lab, made (with the lab's setup) when there is none. */
+  async ensureEnvironment(lab: string, reader: Reader): Promise<LabEnvironment> {
+    if (this.closing) throw new SessionError("server-error", "the lab server is shutting down", CloseCode.goingAway);
+    if (!this.hasLab(lab)) throw new SessionError("unknown-lab", `no lab named "${lab}" on this server`, CloseCode.notFound);
+    const entry = await this.environmentFor(lab, undefined, reader);
+    this.touch(entry);
+    return entry.environment;
+  }
+
+  /**
+   * The lab's `reset: recreate`: the reader's environment for the lab is disposed with
+   * everything in it (its terminals are told, and reconnect into the new one) and made anew.
+   */
+  async resetEnvironment(lab: string, reader: Reader): Promise<LabEnvironment> {
+    const old = this.byKey.get(environmentKey(reader.id, lab));
+    if (old) {
+      for (const session of [...old.sessions]) session.end({ code: CloseCode.environmentReset, message: "your lab environment was reset: a new shell starts in the new one" });
+      await this.dispose(old);
+      log.info({ reader: reader.id, environment: old.environment.id, lab }, "lab environment reset by its reader");
+    }
+    return this.ensureEnvironment(lab, reader);
+  }
+
+  /** What a page shows of an environment: its progress, terminals and how long it is kept idle. */
+  state(lab: string, environment: LabEnvironment | undefined): EnvironmentState {
+    const entry = environment && this.environments.get(environment.id);
+    return {
+      lab,
+      environment: entry ? entry.environment.id : null,
+      createdAt: entry ? entry.createdAt : null,
+      progress: entry ? Object.fromEntries(entry.progress) : {},
+      terminals: entry ? entry.sessions.size : 0,
+      keptForMs: this.limits.environmentGraceMs,
+      expiresAt: entry?.expiresAt ?? null,
+    };
+  }
+
+  /** Records a check's result in the environment's progress, and tells its terminals. */
+  recordCheck(environment: LabEnvironment, checkpoint: string, passed: boolean): void {
+    const entry = this.environments.get(environment.id);
+    if (!entry) return;
+    entry.progress.set(checkpoint, { passed, at: Date.now() });
+    this.touch(entry);
+    this.emit(entry, { type: "environment", state: this.state(entry.environment.lab, entry.environment) });
+  }
+
+  /** Shows what the lab ran in an environment (a solve) in its terminals. */
+  announce(environment: LabEnvironment, activity: Omit<Activity, "type">): void {
+    const entry = this.environments.get(environment.id);
+    if (entry) this.emit(entry, { type: "activity", ...activity });
+  }
+
+  /** Subscribes to every environment's events (the terminal sockets pass on their own environment's); returns an unsubscribe. */
+  onEnvironmentEvent(listener: (environment: string, event: EnvironmentEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  private emit(entry: EnvironmentEntry, event: EnvironmentEvent): void {
+    for (const listener of this.eventListeners) listener(entry.environment.id, event);
+  }
+
+  /** API use keeps an idle environment: its disposal waits the full grace period again. */
+  private touch(entry: EnvironmentEntry): void {
+    if (entry.sessions.size === 0 && !this.closing && this.environments.get(entry.environment.id) === entry) this.startIdleTimer(entry);
   }
 
   /** Runs a check in an environment after the checks queued before it; throws QueueFullError past the limit. */
@@ -139,7 +229,7 @@ export class LabSessions {
     this.sessions.set(session.id, session);
     this.sessionOwners.set(session, reader.id);
     entry.sessions.add(session);
-    entry.idleSince = undefined;
+    entry.idleSince = entry.expiresAt = undefined;
     clearTimeout(entry.disposeTimer);
     return session;
   }
@@ -155,8 +245,20 @@ export class LabSessions {
 
   private async environmentFor(lab: string, id: string | undefined, reader: Reader): Promise<EnvironmentEntry> {
     const existing = id ? this.environments.get(id) : undefined;
-    // Another reader's environment id gets what an unknown one gets: a new environment of one's own.
+    // Another reader's environment id gets what an unknown one gets: their own (the operator may join anyone's).
     if (existing && existing.environment.lab === lab && mayUse(reader, existing.owner)) return existing;
+    const key = environmentKey(reader.id, lab);
+    const own = this.byKey.get(key);
+    if (own) return own;
+    let creating = this.creating.get(key);
+    if (!creating) {
+      creating = this.createFor(lab, reader).finally(() => this.creating.delete(key));
+      this.creating.set(key, creating);
+    }
+    return creating;
+  }
+
+  private async createFor(lab: string, reader: Reader): Promise<EnvironmentEntry> {
     const pending = this.pendingEnvironments.get(reader.id) ?? 0;
     const mine = () => [...this.environments.values()].filter((entry) => entry.owner === reader.id);
     // At the limit, the reader's longest-idle environment (no terminal left, waiting to be disposed) makes room:
@@ -199,9 +301,13 @@ export class LabSessions {
       sessions: new Set(),
       disposeTimer: undefined,
       idleSince: undefined,
+      expiresAt: undefined,
       checks: new SerialQueue(this.limits.maxQueuedChecksPerEnvironment),
+      progress: new Map(),
+      createdAt: Date.now(),
     };
     this.environments.set(environment.id, entry);
+    this.byKey.set(environmentKey(reader.id, lab), entry);
     log.info({ reader: reader.id, environment: environment.id, lab }, "lab environment started");
     if (this.closing) await this.dispose(entry);
     return entry;
@@ -214,7 +320,13 @@ export class LabSessions {
     if (!entry) return;
     entry.sessions.delete(session);
     if (entry.sessions.size > 0 || this.closing) return;
+    this.startIdleTimer(entry);
+  }
+
+  private startIdleTimer(entry: EnvironmentEntry): void {
+    clearTimeout(entry.disposeTimer);
     entry.idleSince = performance.now();
+    entry.expiresAt = Date.now() + this.limits.environmentGraceMs;
     entry.disposeTimer = setTimeout(() => {
       if (entry.sessions.size > 0) return;
       void this.dispose(entry);
@@ -226,6 +338,8 @@ export class LabSessions {
   private dispose(entry: EnvironmentEntry): Promise<void> {
     clearTimeout(entry.disposeTimer);
     this.environments.delete(entry.environment.id);
+    const key = environmentKey(entry.owner, entry.environment.lab);
+    if (this.byKey.get(key) === entry) this.byKey.delete(key);
     const disposal = (async () => {
       try {
         await entry.environment.dispose();

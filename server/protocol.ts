@@ -8,8 +8,10 @@
  *                             whose first byte sits at stream offset hi·2³²+lo;
  *                             kind 2 = a repaint of the screen (not part of the
  *                             stream; the stream goes on at the offset it names)
- *   text, client → server     hello (first frame, once) | resize | ack | leave
- *   text, server → client     welcome (answers hello) | exit | error
+ *   text, client → server     hello (first frame, once) | resize | ack | leave | interrupt
+ *   text, server → client     welcome (answers hello) | exit | error | notice
+ *                             | environment (its state changed: progress, reset)
+ *                             | activity (the lab ran a step's solve in it: shown in the terminal)
  *
  * Every byte a program writes has a place in the session's output stream.
  * The client acks the offset xterm has processed; the server pauses the pty
@@ -18,6 +20,7 @@
  * repaints the screen when that offset has left its replay buffer.
  */
 import { z } from "zod";
+import { EnvironmentState } from "./lab-api-protocol.ts";
 
 // In a page, whose Content-Security-Policy forbids eval, zod must not probe for
 // it (the probe is a reported violation); it parses as well without compiling.
@@ -45,6 +48,8 @@ export const CloseCode = {
   notFound: 4404,
   versionMismatch: 4409,
   sessionEnded: 4410,
+  /** The reader reset the lab environment: the shell went with it; a new one starts in the new environment. */
+  environmentReset: 4411,
   limitReached: 4429,
   serverError: 4500,
 } as const;
@@ -71,7 +76,13 @@ export const Ack = z.object({
 });
 /** The page is going away (closed or reloaded): keep the shell only briefly. */
 export const Leave = z.object({ type: z.literal("leave") });
-export const ClientMessage = z.discriminatedUnion("type", [Hello, Resize, Ack, Leave]);
+/**
+ * Stop what runs in the foreground of this terminal (the reader's Stop, after Ctrl+C did
+ * not help: e.g. an attached `ctr task start` whose PID 1 ignores SIGINT). The server kills
+ * that process group, never the shell itself, and answers with a notice.
+ */
+export const Interrupt = z.object({ type: z.literal("interrupt") });
+export const ClientMessage = z.discriminatedUnion("type", [Hello, Resize, Ack, Leave, Interrupt]);
 
 export const Welcome = z.object({
   type: z.literal("welcome"),
@@ -109,12 +120,25 @@ export const Notice = z.object({
   level: z.enum(["info", "warning"]),
   message: z.string().describe("A sentence for the reader"),
 });
-export const ServerMessage = z.discriminatedUnion("type", [Welcome, Exit, ErrorMessage, Notice]);
+/** The environment's state changed (a check anywhere, a reset): every terminal in it hears, so every tab agrees. */
+export const EnvironmentChanged = z.object({ type: z.literal("environment"), state: EnvironmentState });
+/** The lab ran a step for the reader (Solve, Catch me up): what ran and what it printed, shown in the terminal. */
+export const Activity = z.object({
+  type: z.literal("activity"),
+  title: z.string().describe("e.g. Solved “Track the k8s folder”"),
+  script: z.string().describe("The commands the lab ran, from the lab definition"),
+  output: z.string(),
+  passed: z.boolean().describe("Whether the step's check passed afterwards"),
+});
+export const ServerMessage = z.discriminatedUnion("type", [Welcome, Exit, ErrorMessage, Notice, EnvironmentChanged, Activity]);
 
 export type Hello = z.infer<typeof Hello>;
 export type Resize = z.infer<typeof Resize>;
 export type Ack = z.infer<typeof Ack>;
 export type Leave = z.infer<typeof Leave>;
+export type Interrupt = z.infer<typeof Interrupt>;
+export type EnvironmentChanged = z.infer<typeof EnvironmentChanged>;
+export type Activity = z.infer<typeof Activity>;
 export type ClientMessage = z.infer<typeof ClientMessage>;
 export type Welcome = z.infer<typeof Welcome>;
 export type Exit = z.infer<typeof Exit>;

@@ -24,6 +24,14 @@ export interface SessionClient {
   exit(code: number, signal: number | undefined): void;
   /** Another client took the session over. */
   replaced(): void;
+  /** The server ended the session for a reason the client acts on (e.g. the environment was reset). */
+  ended(reason: EndReason): void;
+}
+
+/** Why the server ended a session, with the close code that tells the client. */
+export interface EndReason {
+  code: number;
+  message: string;
 }
 
 export interface AttachResult {
@@ -209,16 +217,27 @@ export class TerminalSession {
     this.settleAck();
   }
 
-  /** Ends the session: the shell and every process of its terminal session go. */
-  end(): void {
+  /** Ends the session: the shell and every process of its terminal session go. An attached client hears the reason, if any. */
+  end(reason?: EndReason): void {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.graceTimer);
     clearTimeout(this.flushTimer);
     if (!this.exitStatus) this.shell.kill();
     this.stream.dispose();
+    if (reason) this.client?.ended(reason);
     this.client = undefined;
     this.onEnd(this);
+  }
+
+  /**
+   * The reader's Stop: kills the process group in the foreground of the shell's
+   * terminal, never the shell. Returns what was stopped, or undefined when the
+   * shell itself was in the foreground (nothing to stop).
+   */
+  stopForeground(): string | undefined {
+    if (this.ended || this.exitStatus) return undefined;
+    return this.shell.stopForeground?.();
   }
 
   private onOutput(data: Buffer): void {

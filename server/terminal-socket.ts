@@ -49,6 +49,10 @@ export function handleTerminalSocket(socket: WebSocket, context: TerminalSocketC
   const unsubscribe = context.onNotice?.((notice) => {
     if (session) send(notice);
   });
+  // The environment's own news (progress, a solve that ran in it): every terminal in it hears.
+  const unsubscribeEnvironment = sessions.onEnvironmentEvent((environment, event) => {
+    if (session?.environment.id === environment) send(event);
+  });
   const send = (message: ServerMessage) => {
     if (socket.readyState === socket.OPEN) socket.send(encodeMessage(message));
   };
@@ -78,6 +82,11 @@ export function handleTerminalSocket(socket: WebSocket, context: TerminalSocketC
     replaced: () => {
       session = undefined;
       socket.close(CloseCode.replaced, "this terminal was opened in another tab");
+    },
+    ended: ({ code, message }) => {
+      session = undefined;
+      send({ type: "notice", level: "info", message });
+      socket.close(code, message.slice(0, 120));
     },
   };
 
@@ -121,6 +130,15 @@ export function handleTerminalSocket(socket: WebSocket, context: TerminalSocketC
     if (message.type === "resize") session.resize(message.cols, message.rows);
     else if (message.type === "ack") session.ack(message.offset);
     else if (message.type === "leave") leaving = true;
+    else if (message.type === "interrupt") {
+      const stopped = session.stopForeground();
+      logger.info({ stopped }, "reader stopped the foreground job");
+      send({
+        type: "notice",
+        level: "info",
+        message: stopped ? `Stopped: ${stopped.slice(0, 200)} (killed, as Ctrl+C did not stop it).` : "Nothing was running in this terminal but the shell.",
+      });
+    }
   });
 
   const attach = async (hello: Hello) => {
@@ -164,6 +182,7 @@ export function handleTerminalSocket(socket: WebSocket, context: TerminalSocketC
   socket.on("close", (code) => {
     clearTimeout(helloTimer);
     unsubscribe?.();
+    unsubscribeEnvironment();
     releaseConnection?.();
     if (!session) return;
     // An explicit close by the reader ends the shell; anything else (a reconnect, a drop) may come back.

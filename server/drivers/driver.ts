@@ -44,6 +44,13 @@ export interface ShellProcess {
   resume(): void;
   /** Ends the shell and every process of its terminal. */
   kill(): void;
+  /**
+   * Kills the job in the foreground of the shell's terminal (not the shell): the
+   * reader's Stop when Ctrl+C does not help. Returns its command line, or
+   * undefined when the shell itself is in the foreground. Optional: a driver
+   * that cannot see its shell's processes leaves it out.
+   */
+  stopForeground?(): string | undefined;
 }
 
 export interface ScriptResult {

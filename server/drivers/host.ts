@@ -10,6 +10,7 @@ import { userInfo } from "node:os";
 import path from "node:path";
 import { LocalPtyShell } from "../pty/local-pty-shell.ts";
 import { runScriptIn } from "./local-script.ts";
+import { PROMPT_MARKS } from "./shell-integration.ts";
 import type { DriverHealth, LabEnvironment, ScriptResult, SessionDriver } from "./driver.ts";
 
 export interface HostDriverOptions {
@@ -28,8 +29,6 @@ export function shellEnvironment(extra: Record<string, string> & { HOME: string 
   const path = (process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin").split(":").filter((dir) => dir && !dir.includes("node_modules")).join(":");
   const sbin = ["/usr/local/sbin", "/usr/sbin", "/sbin"].filter((dir) => !path.split(":").includes(dir));
   const user = userInfo().username;
-  // OSC 133;A before each prompt (shell integration): the page knows exactly when a Run's command is done.
-  const promptMark = 'printf "\\033]133;A\\007"';
   return {
     PATH: [...sbin, path].filter(Boolean).join(":"),
     TERM: "xterm-256color",
@@ -37,7 +36,8 @@ export function shellEnvironment(extra: Record<string, string> & { HOME: string 
     LANG: "C.UTF-8",
     USER: user,
     LOGNAME: user,
-    PROMPT_COMMAND: promptMark,
+    // Shell integration (OSC 133): the page knows when a command runs and when the prompt is back.
+    ...PROMPT_MARKS,
     ...extra,
   };
 }

@@ -6,7 +6,7 @@
 import { writeSync } from "node:fs";
 import * as pty from "node-pty";
 import type { InputResult, ShellCommand, ShellProcess, TerminalSize } from "../drivers/driver.ts";
-import { killSessionProcesses } from "../processes.ts";
+import { foregroundJob, killProcessGroup, killSessionProcesses } from "../processes.ts";
 
 /** After exit, how long a paused stream may take to drain before it is cut. */
 const EXIT_DRAIN_MS = 2000;
@@ -87,6 +87,13 @@ export class LocalPtyShell implements ShellProcess {
     if (!this.paused) return;
     this.paused = false;
     this.pty.resume();
+  }
+
+  stopForeground(): string | undefined {
+    if (this.exited || this.killed) return undefined;
+    const job = foregroundJob(this.pid);
+    if (!job) return undefined;
+    return killProcessGroup(job.pgid) ? job.command : undefined;
   }
 
   kill(): void {

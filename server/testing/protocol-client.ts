@@ -12,6 +12,8 @@ import {
   encodeMessage,
   parseServerMessage,
   type ClientMessage,
+  type Activity,
+  type EnvironmentChanged,
   type ErrorMessage,
   type Notice,
   type Welcome,
@@ -44,6 +46,8 @@ export class ProtocolClient {
   welcome: Welcome | undefined;
   readonly errors: ErrorMessage[] = [];
   readonly notices: Notice[] = [];
+  /** The environment's news: its state after each change, and the steps the lab ran in it. */
+  readonly environmentEvents: (EnvironmentChanged | Activity)[] = [];
   exitCode: number | undefined;
   closeCode: number | undefined;
   closeReason = "";
@@ -180,6 +184,7 @@ export class ProtocolClient {
         if (message.replay !== "exact") this.offset = message.offset;
       } else if (message.type === "exit") this.exitCode = message.code;
       else if (message.type === "notice") this.notices.push(message);
+      else if (message.type === "environment" || message.type === "activity") this.environmentEvents.push(message);
       else this.errors.push(message);
       this.notify();
       return;

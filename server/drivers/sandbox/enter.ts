@@ -14,6 +14,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import type { ScriptResult } from "../driver.ts";
 import { runScriptIn } from "../local-script.ts";
+import { PROMPT_MARKS } from "../shell-integration.ts";
 
 export const ENTER_SCRIPT = readFileSync(new URL("./enter.sh", import.meta.url), "utf8");
 
@@ -58,8 +59,8 @@ export function sandboxEnvironment(extra: Record<string, string> = {}): Record<s
     TERM: "xterm-256color",
     COLORTERM: "truecolor",
     LANG: "C.UTF-8",
-    // OSC 133;A before each prompt (shell integration), as the other drivers' shells.
-    PROMPT_COMMAND: 'printf "\\033]133;A\\007"',
+    // Shell integration (OSC 133), as the other drivers' shells: see PROMPT_MARKS.
+    ...PROMPT_MARKS,
     ...extra,
   };
 }

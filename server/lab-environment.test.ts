@@ -1,0 +1,155 @@
+/**
+ * One environment per reader and lab, whatever tab or terminal asks, with
+ * its progress: over a real server, real WebSockets and real shells (host
+ * driver), through the lab API a page uses. Also the reader's Stop of a
+ * terminal's foreground job, and the prompt marks Run relies on.
+ */
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadLabs } from "./labs.ts";
+import { labApiPath, type CatchUpResult, type EnvironmentState, type SolveResult } from "./lab-api-protocol.ts";
+import { CloseCode } from "./protocol.ts";
+import { ProtocolClient } from "./testing/protocol-client.ts";
+import { authorizedFetch, startTestServer } from "./testing/lab-server.ts";
+
+const LAB = "fixture-steps";
+const ALICE = "alice-token-0123456789abcdef";
+const fixtures = loadLabs(path.join(import.meta.dirname, "testing/fixtures/labs"));
+let server: Awaited<ReturnType<typeof startTestServer>>;
+
+beforeAll(async () => {
+  server = await startTestServer({}, { catalog: fixtures });
+  writeFileSync(path.join(server.dataDir, "readers"), `alice ${ALICE}\n`);
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+async function api<T>(route: string, method: "GET" | "POST" = "POST", body: unknown = {}, token?: string): Promise<{ status: number; body: T }> {
+  const response = await authorizedFetch(new URL(route, server.url), method === "GET" ? {} : { method, body: JSON.stringify(body) }, token);
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+const state = (token?: string) => api<EnvironmentState>(labApiPath.environment(LAB), "GET", undefined, token);
+
+describe("a reader's environment per lab", () => {
+  it("is the same for every terminal and every tab, and its progress is shared with all of them", async () => {
+    const tab1 = await ProtocolClient.connect(server.url, { lab: LAB });
+    const tab2 = await ProtocolClient.connect(server.url, { lab: LAB });
+    expect(tab2.welcome!.environment).toBe(tab1.welcome!.environment);
+    // A page naming an environment id that is not the reader's own still lands in the reader's.
+    const stale = await ProtocolClient.connect(server.url, { lab: LAB, environment: "gone-environment-id" });
+    expect(stale.welcome!.environment).toBe(tab1.welcome!.environment);
+
+    tab1.type("echo one > ~/first; echo MADE-$((40+2))\r");
+    await tab1.waitForText("MADE-42");
+    const checked = await api<{ passed: boolean }>(labApiPath.checkpoint(LAB, "first", "check"), "POST", { environment: tab1.welcome!.environment });
+    expect(checked.body.passed).toBe(true);
+    // Both tabs hear the new progress: neither shows a stale count.
+    for (const tab of [tab1, tab2]) {
+      await expect.poll(() => tab.environmentEvents.some((event) => event.type === "environment" && event.state.progress.first?.passed === true)).toBe(true);
+    }
+    const now = await state();
+    expect(now.body).toMatchObject({ environment: tab1.welcome!.environment, terminals: 3, progress: { first: { passed: true } } });
+    expect(now.body.keptForMs).toBeGreaterThan(0);
+    await Promise.all([tab1.close(), tab2.close(), stale.close()]);
+  });
+
+  it("is another reader's own: their terminal, state and checks never reach it", async () => {
+    const mine = await ProtocolClient.connect(server.url, { lab: LAB });
+    const theirs = await ProtocolClient.connect(server.url, { lab: LAB, token: ALICE, environment: mine.welcome!.environment });
+    expect(theirs.welcome!.environment).not.toBe(mine.welcome!.environment);
+    expect((await state(ALICE)).body.progress).toEqual({});
+    const foreign = await api<{ error: string }>(labApiPath.checkpoint(LAB, "first", "check"), "POST", { environment: mine.welcome!.environment }, ALICE);
+    expect(foreign).toMatchObject({ status: 404, body: { error: "unknown-environment" } });
+    await Promise.all([mine.close(), theirs.close()]);
+  });
+
+  it("is made by the API when no terminal is open, and an id from before a reset is refused in words", async () => {
+    const made = await api<EnvironmentState>(labApiPath.environment(LAB));
+    expect(made.status).toBe(200);
+    expect(made.body.environment).toMatch(/\S/);
+    const stale = await api<{ error: string; message: string }>(labApiPath.checkpoint(LAB, "first", "check"), "POST", { environment: "not-the-current-one" });
+    expect(stale.status).toBe(404);
+    expect(stale.body.message).toMatch(/ended/);
+  });
+});
+
+describe("Solve, Catch me up and Reset", () => {
+  it("solves a step with the lab's own script, checks it, and shows what ran in the terminal", async () => {
+    await api(labApiPath.reset(LAB));
+    const terminal = await ProtocolClient.connect(server.url, { lab: LAB });
+    const solved = await api<SolveResult>(labApiPath.checkpoint(LAB, "first", "solve"));
+    expect(solved.status).toBe(200);
+    expect(solved.body.check.passed).toBe(true);
+    expect(solved.body.solve.exitCode).toBe(0);
+    await expect.poll(() => terminal.environmentEvents.find((event) => event.type === "activity")).toMatchObject({
+      type: "activity",
+      script: expect.stringContaining("echo one > ~/first"),
+      passed: true,
+    });
+    terminal.type("cat ~/first\r");
+    await terminal.waitForText(/\bone\b/);
+    await terminal.close();
+  });
+
+  it("catches up to a step: every earlier step not passed yet is solved and checked, in order", async () => {
+    await api(labApiPath.reset(LAB));
+    const caught = await api<CatchUpResult>(labApiPath.checkpoint(LAB, "third", "catch-up"));
+    expect(caught.body).toMatchObject({ passed: true, target: "third" });
+    expect(caught.body.steps.map((step) => [step.checkpoint, step.outcome])).toEqual([
+      ["first", "solved"],
+      ["second", "solved"],
+    ]);
+    // The target itself is the reader's to do.
+    const third = await api<{ passed: boolean }>(labApiPath.checkpoint(LAB, "third", "check"));
+    expect(third.body.passed).toBe(false);
+    // Again: what passed is left as it is.
+    const again = await api<CatchUpResult>(labApiPath.checkpoint(LAB, "third", "catch-up"));
+    expect(again.body.steps.map((step) => step.outcome)).toEqual(["already-passed", "already-passed"]);
+  });
+
+  it("resets: a new, empty environment with no progress; its terminals are told and start over in it", async () => {
+    await api(labApiPath.checkpoint(LAB, "second", "catch-up"));
+    const terminal = await ProtocolClient.connect(server.url, { lab: LAB });
+    const before = terminal.welcome!.environment;
+    const reset = await api<EnvironmentState>(labApiPath.reset(LAB));
+    expect(reset.body.environment).not.toBe(before);
+    expect(reset.body.progress).toEqual({});
+    expect(await terminal.closed).toBe(CloseCode.environmentReset);
+    expect(terminal.notices.at(-1)?.message).toMatch(/reset/);
+    const fresh = await ProtocolClient.connect(server.url, { lab: LAB });
+    expect(fresh.welcome!.environment).toBe(reset.body.environment);
+    fresh.type("ls ~/first 2>&1 | head -1; echo LISTED-$((1+1))\r");
+    await fresh.waitForText(/No such file[\s\S]*LISTED-2/);
+    await fresh.close();
+  });
+});
+
+describe("a busy terminal", () => {
+  it("marks commands with OSC 133 (C when one starts, D and A when the prompt is back)", async () => {
+    const terminal = await ProtocolClient.connect(server.url, { lab: LAB });
+    terminal.type("true\r");
+    await terminal.waitForText(/\x1b\]133;C\x07[\s\S]*\x1b\]133;D;0\x07\x1b\]133;A\x07/);
+    await terminal.close();
+  });
+
+  it("Stop kills the job in the foreground that ignores Ctrl+C, never the shell", async () => {
+    const terminal = await ProtocolClient.connect(server.url, { lab: LAB });
+    // A job that shrugs off SIGINT, as a container's PID 1 under an attached `ctr task start` does.
+    terminal.type("bash -c 'trap \"\" INT; echo STUCK-$((3*3)); exec sleep 300'\r");
+    await terminal.waitForText("STUCK-9");
+    terminal.type("\x03");
+    terminal.socket.send(JSON.stringify({ type: "interrupt" }));
+    await expect.poll(() => terminal.notices.at(-1)?.message ?? "").toMatch(/^Stopped: sleep 300/);
+    terminal.type("echo ALIVE-$((6*7))\r");
+    await terminal.waitForText("ALIVE-42");
+    // With only the shell in the foreground, Stop stops nothing.
+    terminal.socket.send(JSON.stringify({ type: "interrupt" }));
+    await expect.poll(() => terminal.notices.at(-1)?.message ?? "").toMatch(/Nothing was running/);
+    terminal.type("echo STILL-$((5*5))\r");
+    await terminal.waitForText("STILL-25");
+    await terminal.close();
+  });
+});
