@@ -121,6 +121,26 @@ describe("sandbox driver", () => {
     }
   });
 
+  it("stops the attached `ctr task start` that Ctrl+C cannot (sleep is PID 1 in its container), and never the shell", async () => {
+    const environment = await create();
+    const pty = new PtyShell(environment);
+    try {
+      await pty.run("ctr image pull docker.io/library/busybox:latest >/dev/null && ctr container create docker.io/library/busybox:latest stuck sleep 2000", 60_000);
+      expect(pty.shell.stopForeground?.()).toBeUndefined();
+      const from = pty.output.length;
+      pty.shell.write(Buffer.from("ctr task start stuck\r"));
+      await until(async () => (await run(environment, "ctr task ls")).output.includes("RUNNING"), 15_000, "the task to run");
+      pty.shell.write(Buffer.from("\x03"));
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect(pty.output.slice(from)).not.toContain("133;A");
+      expect(pty.shell.stopForeground?.()).toBe("ctr task start stuck");
+      expect(await pty.run("echo back at the prompt")).toContain("back at the prompt");
+    } finally {
+      pty.kill();
+      await environment.dispose();
+    }
+  });
+
   it("pulls docker.io images as typed, with no CONTAINERD_ADDRESS or CONTAINERD_NAMESPACE, from its own containerd and registry", async () => {
     const environment = await create();
     const hostHosts = readFileSync("/etc/hosts", "utf8");
