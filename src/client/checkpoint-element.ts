@@ -1,10 +1,10 @@
 /**
- * <nwl-checkpoint>: a Check button and what the server found. Markup from
- * Checkpoint.astro; the last result shown comes from saved progress until
- * the reader checks again.
+ * <nwl-checkpoint>: a checkpoint as the page store (lab-store.ts) sees it,
+ * with its Check, "Solve this step for me" and "Catch me up to here".
+ * Markup from Checkpoint.astro; nothing here talks to the server itself.
  */
-import { CheckError, checkCheckpoint } from "./checkpoints.ts";
-import { onProgressChange, readProgress } from "./progress.ts";
+import type { CheckpointView, LabSnapshot } from "./lab-store.ts";
+import { labStore, subscribeLab } from "./page-store.ts";
 
 /** Hints are plain text with `code` in backticks, as in the lab definitions. */
 function withInlineCode(text: string): Node[] {
@@ -16,21 +16,17 @@ function withInlineCode(text: string): Node[] {
   });
 }
 
-type State = "unchecked" | "checking" | "passed" | "failed" | "error";
-
-const RESULT_TEXT: Record<State, string> = {
+const RESULT_TEXT: Record<CheckpointView["status"], string> = {
   unchecked: "Not checked yet",
   checking: "Checking…",
+  solving: "Solving…",
   passed: "Passed",
   failed: "Not yet",
   error: "Could not check",
 };
 
 export class NwlCheckpoint extends HTMLElement {
-  private stopWatching: (() => void) | undefined;
-  private running: Promise<void> | undefined;
-  /** When the saved record shown was made (undefined: none; null: nothing shown yet). */
-  private shownRecordAt: number | undefined | null = null;
+  private unsubscribe: (() => void) | undefined;
 
   get checkpointId(): string {
     return this.dataset.checkpointId ?? "";
@@ -42,87 +38,66 @@ export class NwlCheckpoint extends HTMLElement {
 
   connectedCallback(): void {
     this.addEventListener("click", this.onClick);
-    this.stopWatching = onProgressChange(this.lab, () => this.showSaved());
-    this.showSaved();
+    this.unsubscribe = subscribeLab(this.lab, (snapshot) => this.render(snapshot));
   }
 
   disconnectedCallback(): void {
     this.removeEventListener("click", this.onClick);
-    this.stopWatching?.();
+    this.unsubscribe?.();
   }
 
-  /** Runs the check (once at a time) and shows the result. */
-  check(): Promise<void> {
-    this.running ??= this.runCheck().finally(() => {
-      this.running = undefined;
-      // What is on screen now reflects the record this check saved (if any).
-      this.shownRecordAt = readProgress(this.lab)[this.checkpointId]?.at;
-    });
-    return this.running;
+  /** Runs the check (once at a time) and resolves when its result is shown. */
+  async check(): Promise<void> {
+    await labStore(this.lab).check(this.checkpointId);
   }
 
   private onClick = (event: Event): void => {
-    if ((event.target as Element).closest("button[data-action=check]")) void this.check();
+    const action = (event.target as Element).closest<HTMLButtonElement>("button[data-action]")?.dataset.action;
+    const store = labStore(this.lab);
+    if (action === "check") void store.check(this.checkpointId);
+    else if (action === "solve") void store.solve(this.checkpointId);
+    else if (action === "catch-up") void store.catchUp(this.checkpointId);
   };
 
-  private async runCheck(): Promise<void> {
-    this.setState("checking");
-    this.show({ output: "", hint: undefined });
-    try {
-      const result = await checkCheckpoint(this.lab, this.checkpointId);
-      this.setState(result.passed ? "passed" : "failed", `${(result.durationMs / 1000).toFixed(1)} s`);
-      this.show({ output: result.output, hint: result.passed ? undefined : (result.hint ?? this.dataset.hint) });
-    } catch (error) {
-      this.setState("error");
-      const message = (error as Error).message;
-      this.show({ output: error instanceof CheckError ? message : `Check failed: ${message}`, hint: undefined });
-    }
+  private render(snapshot: LabSnapshot): void {
+    const store = labStore(this.lab);
+    const view = store.checkpoint(this.checkpointId);
+    this.dataset.state = view.status;
+    const busy = view.status === "checking" || view.status === "solving" || snapshot.activity !== undefined;
+    this.withPart("result", (el) => (el.textContent = view.detail ? `${RESULT_TEXT[view.status]} (${view.detail})` : RESULT_TEXT[view.status]));
+    this.button("check", (button) => {
+      button.disabled = busy;
+      button.textContent = view.status === "unchecked" || view.status === "checking" ? "Check" : "Check again";
+    });
+    this.button("solve", (button) => {
+      button.disabled = busy;
+      button.hidden = view.status === "passed";
+    });
+    // Catching up makes sense while an earlier step has not passed in this environment.
+    const index = snapshot.order.indexOf(this.checkpointId);
+    const behind = snapshot.order.slice(0, Math.max(0, index)).some((id) => !snapshot.environment?.progress[id]?.passed);
+    this.button("catch-up", (button) => {
+      button.disabled = busy;
+      button.hidden = !behind;
+    });
+    const output = view.output.trimEnd();
+    const hint = view.status === "failed" ? (view.hint ?? this.dataset.hint) : undefined;
+    this.withPart("output", (el) => {
+      el.textContent = output;
+      el.hidden = output === "";
+    });
+    this.withPart("hint", (el) => (el.hidden = !hint));
+    this.withPart("hint-text", (el) => el.replaceChildren(...withInlineCode(hint ?? "")));
+    this.withPart("feedback", (el) => (el.hidden = output === "" && !hint));
   }
 
-  /**
-   * Saved progress (this page or another tab), unless a check is on screen or
-   * running. Only a change of this checkpoint's own record counts: another
-   * checkpoint's check must not wipe what this one said (e.g. why it could not check).
-   */
-  private showSaved(): void {
-    if (this.running) return;
-    const record = readProgress(this.lab)[this.checkpointId];
-    if (this.shownRecordAt !== null && record?.at === this.shownRecordAt) return;
-    this.shownRecordAt = record?.at;
-    const state = this.dataset.state as State | undefined;
-    if (!record) {
-      this.setState("unchecked");
-      this.show({ output: "", hint: undefined });
-    } else if (state === "unchecked" || state === undefined || (record.passed ? "passed" : "failed") !== state) {
-      this.setState(record.passed ? "passed" : "failed", "last check");
-      this.show({ output: "", hint: record.passed ? undefined : this.dataset.hint });
-    }
+  private withPart(name: string, update: (el: HTMLElement) => void): void {
+    const el = this.querySelector<HTMLElement>(`[data-part="${name}"]`);
+    if (el) update(el);
   }
 
-  private setState(state: State, detail?: string): void {
-    this.dataset.state = state;
-    const result = this.querySelector<HTMLElement>("[data-part=result]");
-    if (result) result.textContent = detail ? `${RESULT_TEXT[state]} (${detail})` : RESULT_TEXT[state];
-    const button = this.querySelector<HTMLButtonElement>("button[data-action=check]");
-    if (button) {
-      button.disabled = state === "checking";
-      button.textContent = state === "passed" || state === "failed" || state === "error" ? "Check again" : "Check";
-    }
-  }
-
-  private show({ output, hint }: { output: string; hint: string | undefined }): void {
-    const outputEl = this.querySelector<HTMLElement>("[data-part=output]");
-    const hintEl = this.querySelector<HTMLElement>("[data-part=hint]");
-    const feedback = this.querySelector<HTMLElement>("[data-part=feedback]");
-    if (outputEl) {
-      outputEl.textContent = output.trimEnd();
-      outputEl.hidden = output.trim() === "";
-    }
-    if (hintEl) {
-      hintEl.hidden = !hint;
-      const text = hintEl.querySelector<HTMLElement>("[data-part=hint-text]");
-      if (text) text.replaceChildren(...withInlineCode(hint ?? ""));
-    }
-    if (feedback) feedback.hidden = (outputEl?.hidden ?? true) && (hintEl?.hidden ?? true);
+  private button(action: string, update: (el: HTMLButtonElement) => void): void {
+    const el = this.querySelector<HTMLButtonElement>(`button[data-action="${action}"]`);
+    if (el) update(el);
   }
 }

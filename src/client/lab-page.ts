@@ -1,7 +1,8 @@
 /**
  * The lab page runtime (loaded by LabRoot.astro on pages with a `lab`):
  * defines the custom elements, handles Run buttons, and checks a Run's
- * checkpoint once its command has settled. Small on purpose: xterm and the
+ * checkpoint once its command has settled. State lives in the page store
+ * (lab-store.ts), which every element subscribes to. Small on purpose: xterm and the
  * transport load only when a terminal starts.
  */
 import { takeAccessLinkFromLocation } from "./access.ts";
@@ -10,7 +11,7 @@ import { NwlTerminal } from "./terminal-element.ts";
 import { NwlServerSettings } from "./server-settings-element.ts";
 import { NwlCheckpoint } from "./checkpoint-element.ts";
 import { NwlLabProgress } from "./progress-element.ts";
-import { checkCheckpoint } from "./checkpoints.ts";
+import { labStore } from "./page-store.ts";
 import { installRunButtons, RUN_FINISHED, type RunFinishedDetail } from "./run.ts";
 
 // Before any terminal connects: a token in the address is this page's access link.
@@ -23,13 +24,7 @@ installRunButtons();
 
 document.addEventListener(RUN_FINISHED, (event) => {
   const { check } = (event as CustomEvent<RunFinishedDetail>).detail;
-  if (!check) return;
-  // The build checked that the checkpoint exists; the page shows it where the author put it.
-  const checkpoint = document.querySelector<NwlCheckpoint>(`nwl-checkpoint[data-checkpoint-id="${CSS.escape(check)}"]`);
-  if (checkpoint) void checkpoint.check();
-  else {
-    // No Checkpoint shown for it: check anyway so progress still counts it.
-    const lab = (event.target as Element).closest<HTMLElement>("[data-lab]")?.dataset.lab;
-    if (lab) void checkCheckpoint(lab, check).catch((error: Error) => console.warn(`[nwl] check ${check}:`, error.message));
-  }
+  const lab = (event.target as Element).closest<HTMLElement>("[data-lab]")?.dataset.lab;
+  // Checked whether or not the page shows that checkpoint: progress counts it either way.
+  if (check && lab) void labStore(lab).check(check);
 });

@@ -46,3 +46,12 @@ export class TerminalUnavailable extends Error {
     this.code = code;
   }
 }
+
+/** Run refused: a program holds the terminal (the shell's prompt marks say so); typing would feed it the command. */
+export class TerminalBusyError extends Error {
+  readonly command: string;
+  constructor(command: string) {
+    super(`The terminal is busy running: ${command}`);
+    this.command = command;
+  }
+}

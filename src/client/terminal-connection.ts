@@ -14,8 +14,10 @@ import {
   decodeFrame,
   encodeMessage,
   parseServerMessage,
+  type Activity,
   type ClientMessage,
 } from "../../server/protocol.ts";
+import type { EnvironmentState } from "../../server/lab-api-protocol.ts";
 
 export type ConnectionStatus = "connecting" | "connected" | "reconnecting" | "closed";
 
@@ -47,6 +49,12 @@ export interface TerminalConnectionOptions {
   onError(code: string, message: string): void;
   /** Something the reader should know that is not an error (e.g. the lab's containerd restarted). */
   onNotice?(level: "info" | "warning", message: string): void;
+  /** The environment's state changed (a check in another tab, a reset): the page store listens. */
+  onEnvironment?(state: EnvironmentState): void;
+  /** The lab ran a step in the environment (Solve, Catch me up): shown in the terminal. */
+  onActivity?(activity: Activity): void;
+  /** The environment was reset under this terminal: a new shell in the new environment follows at once. */
+  onEnvironmentReset?(message: string): void;
   /** Where session ids persist across reloads; sessionStorage by default. */
   storage?: Pick<Storage, "getItem" | "setItem" | "removeItem">;
 }
@@ -213,6 +221,8 @@ export class TerminalConnection {
         this.storage()?.removeItem(this.storageKey);
         this.options.onExit(message.code);
       } else if (message.type === "notice") this.options.onNotice?.(message.level, message.message);
+      else if (message.type === "environment") this.options.onEnvironment?.(message.state);
+      else if (message.type === "activity") this.options.onActivity?.(message);
       else {
         this.lastError = message.code;
         this.options.onError(message.code, message.message);
@@ -261,7 +271,21 @@ export class TerminalConnection {
     }
   }
 
+  /** The reader's Stop, after Ctrl+C did not help: the server kills the terminal's foreground job. */
+  interrupt(): void {
+    this.send({ type: "interrupt" });
+  }
+
   private closed(code: number, reason: string): void {
+    if (code === CloseCode.environmentReset && !this.finished) {
+      // The shell went with its environment: a new one, in the reader's new environment for the lab.
+      this.session = this.environment = undefined;
+      this.storage()?.removeItem(this.storageKey);
+      this.options.onEnvironmentReset?.(reason);
+      this.attempt = 0;
+      this.open("connecting");
+      return;
+    }
     if (this.finished) {
       this.options.onStatus("closed", reason || "session ended", code);
       return;

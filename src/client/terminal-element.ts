@@ -8,11 +8,13 @@ import type { ConnectionStatus, WelcomeInfo } from "./terminal-connection.ts";
 import type { Terminal } from "@xterm/xterm";
 import type { TerminalView } from "./xterm-view.ts";
 import { ACCESS_CHANGED, ACCESS_REFUSED, NEEDS_ACCESS, rejectToken, tokenFor } from "./access.ts";
-import { labEnvironment } from "./environments.ts";
-import { registerTerminal, TerminalUnavailable, type LabTerminal } from "./registry.ts";
+import { labStore } from "./page-store.ts";
+import { registerTerminal, TerminalBusyError, TerminalUnavailable, type LabTerminal } from "./registry.ts";
 import { probeServer, unreachableAdvice } from "./server-probe.ts";
 import { SERVER_CHANGED, serverUrl } from "./settings.ts";
 import { tabStore } from "./storage.ts";
+import { openExtraTerminal, rememberTemplate } from "./extra-terminals.ts";
+import "./terminal-busy.css";
 import type { CloseCode } from "../../server/protocol.ts";
 
 // The close codes this element acts on, typed against protocol.ts (a type import: the
@@ -37,6 +39,9 @@ const STATUS_TEXT: Record<State, string> = {
 /** States the connection stays in until the reader acts (Reconnect, a new link, Check). */
 const STOPPED: ReadonlySet<State> = new Set(["closed", "exited", "failed", "unauthorized"]);
 
+/** How long a Run waits for the terminal's shell (a first start makes the lab environment). */
+const RUN_CONNECT_TIMEOUT_MS = 90_000;
+
 /** Failed attempts before the terminal says how to get a lab server. */
 const ATTEMPTS_BEFORE_HELP = 2;
 
@@ -51,6 +56,8 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
   /** The token the latest hello carried (to forget it if the server refuses it). */
   private sentToken: string | undefined;
   private unregister: (() => void) | undefined;
+  /** A Run that found the terminal busy, waiting for Stop and run (or a new terminal). */
+  private pendingRun: string | undefined;
   private readonly onServerChanged = () => this.serverChanged();
   private readonly onAccessChanged = (event: Event) => this.accessChanged((event as CustomEvent<string>).detail);
 
@@ -62,7 +69,11 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     return this.dataset.lab || this.closest<HTMLElement>("[data-lab]")?.dataset.lab || "";
   }
 
+  /** Set on a terminal the reader opened: closes its tab in the lab pane. */
+  closeTab: (() => void) | undefined;
+
   connectedCallback(): void {
+    rememberTemplate(this, this.lab);
     this.unregister = registerTerminal(this);
     this.addEventListener("click", this.onClick);
     window.addEventListener(SERVER_CHANGED, this.onServerChanged);
@@ -84,6 +95,14 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     window.removeEventListener(ACCESS_CHANGED, this.onAccessChanged);
   }
 
+  /** Ends this terminal's shell for good and takes the terminal off the page (one the reader opened). */
+  close(): void {
+    this.view?.dispose();
+    this.view = undefined;
+    this.starting = undefined;
+    this.remove();
+  }
+
   /** Starts the terminal once; later calls wait for the same start. */
   start(): Promise<void> {
     this.starting ??= this.load().catch((error: Error) => {
@@ -95,10 +114,95 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     return this.starting;
   }
 
+  /**
+   * Types a command at the prompt and presses Enter, once the terminal is
+   * connected. Bounded: with no lab server answering, or no shell within
+   * RUN_CONNECT_TIMEOUT_MS, it fails with words for the reader. A program
+   * holding the terminal refuses it (TerminalBusyError): the busy bar says
+   * what runs and offers Stop.
+   */
   async run(command: string): Promise<void> {
     await this.start();
     this.reveal(false);
-    await this.view!.run(command);
+    if (!this.view!.isConnected) await this.connectedWithin(RUN_CONNECT_TIMEOUT_MS);
+    try {
+      await this.view!.run(command);
+    } catch (error) {
+      if (error instanceof TerminalBusyError) this.showBusy(error.command, command);
+      throw error;
+    }
+  }
+
+  /** Resolves once the shell is connected; rejects with words when the server is not there or takes too long. */
+  private async connectedWithin(timeoutMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new TerminalUnavailable("timeout", `The terminal has no shell after ${timeoutMs / 1000} s: see what it says, then try again.`)),
+        timeoutMs,
+      );
+    });
+    const probe = probeServer(serverUrl(), true, 3000).then((result) => {
+      if (!result.ok) throw new TerminalUnavailable("unreachable", unreachableAdvice(serverUrl(), result.reason));
+      return new Promise<never>(() => {});
+    });
+    try {
+      await Promise.race([this.environment(), timeout, probe]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** What holds the terminal (from the shell's marks), or undefined at the prompt. */
+  get busy(): string | undefined {
+    return this.view?.busy;
+  }
+
+  /** The reader's Stop: Ctrl+C, then (if the program shrugs it off) the server kills it. */
+  async stop(): Promise<void> {
+    await this.view?.stop();
+  }
+
+  /** Input as if typed (the phone key bar, tests): sent to the shell as it is. */
+  sendKeys(data: string): void {
+    this.view?.sendInput(data);
+  }
+
+  /** The busy bar: what runs, and the ways on (Stop; Stop and run; run in a new terminal). */
+  private showBusy(command: string | undefined, pending?: string): void {
+    const bar = this.busyBar();
+    bar.hidden = command === undefined;
+    this.dataset.busy = command === undefined ? "" : "true";
+    if (command === undefined) {
+      this.pendingRun = undefined;
+      return;
+    }
+    if (pending !== undefined) this.pendingRun = pending;
+    bar.querySelector<HTMLElement>("[data-part=busy-command]")!.textContent = command;
+    const hasPending = this.pendingRun !== undefined;
+    bar.querySelector<HTMLElement>("[data-part=busy-pending]")!.hidden = !hasPending;
+    bar.querySelector<HTMLButtonElement>("[data-action=stop-and-run]")!.hidden = !hasPending;
+    bar.querySelector<HTMLButtonElement>("[data-action=run-elsewhere]")!.hidden = !hasPending;
+  }
+
+  private busyBar(): HTMLElement {
+    let bar = this.querySelector<HTMLElement>("[data-part=busy]");
+    if (bar) return bar;
+    bar = document.createElement("div");
+    bar.className = "nwl-busy";
+    bar.dataset.part = "busy";
+    bar.dataset.testid = "terminal-busy";
+    bar.setAttribute("role", "alert");
+    bar.hidden = true;
+    bar.innerHTML = `<span>Busy: <code data-part="busy-command"></code> is running.</span>
+      <span data-part="busy-pending">Run waits: typing now would go to that program, not to the shell.</span>
+      <span class="nwl-busy-actions">
+        <button type="button" data-action="stop" data-testid="terminal-stop" title="Ctrl+C, then, if the program ignores it, the lab server kills it (never your shell)">Stop it</button>
+        <button type="button" data-action="stop-and-run" data-testid="terminal-stop-and-run">Stop it and run</button>
+        <button type="button" data-action="run-elsewhere" data-testid="terminal-run-elsewhere">Run in a new terminal</button>
+      </span>`;
+    (this.querySelector(".bar") ?? this).after(bar);
+    return bar;
   }
 
   /**
@@ -144,8 +248,10 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
 
   private async load(): Promise<void> {
     this.setState("loading");
-    const environment = labEnvironment(this.lab);
-    const [{ TerminalView }, environmentHint] = await Promise.all([import("./xterm-view.ts"), environment.claim()]);
+    const store = labStore(this.lab);
+    const { TerminalView } = await import("./xterm-view.ts");
+    // A hint only: the server keeps one environment per reader and lab, whatever a hello names.
+    const environmentHint = store.state.environment?.environment ?? undefined;
     const screen = this.el("screen")!;
     this.dataset.started = "";
     this.view = await TerminalView.create({
@@ -159,6 +265,8 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
       onWelcome: (info) => this.onWelcome(info),
       onExit: (code) => this.setState("exited", `code ${code}`),
       onError: (code, message) => this.onError(code, message),
+      onEnvironment: (state) => labStore(this.lab).applyState(state),
+      onBusy: (command) => this.showBusy(command),
     });
   }
 
@@ -179,10 +287,7 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     }
     if (status === "reconnecting" || (status === "closed" && !this.everConnected)) {
       this.failedAttempts += 1;
-      if (!this.everConnected) {
-        labEnvironment(this.lab).abandon();
-        if (this.failedAttempts >= ATTEMPTS_BEFORE_HELP) void this.checkServer(true);
-      }
+      if (!this.everConnected && this.failedAttempts >= ATTEMPTS_BEFORE_HELP) void this.checkServer(true);
     }
     // (A close without a code is this page's own doing: a restart or a change of server.)
     if (status === "closed" && closeCode !== undefined) this.rejectWaiters("closed", `The terminal closed (${detail ?? "no reason given"}): press its New shell button, then check again.`);
@@ -196,7 +301,6 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     const server = serverUrl();
     const message = this.sentToken ? ACCESS_REFUSED : NEEDS_ACCESS;
     rejectToken(server, this.sentToken);
-    labEnvironment(this.lab).abandon();
     this.showHelp(false);
     this.showAccessHelp(message);
     this.setState("unauthorized", message);
@@ -207,7 +311,6 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
   /** 4404 with no shell to resume: the server has no such lab. Retrying would change nothing. */
   private unknownLab(): void {
     const message = `This lab server does not have this page's lab ("${this.lab}"): it runs other labs (its --labs folder), or it is older than this site. Use a lab server that has it (see Server), then press Reconnect.`;
-    labEnvironment(this.lab).abandon();
     this.showHelp(false);
     this.setState("failed", message);
     this.view?.notice(message, "error");
@@ -220,7 +323,7 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
 
   private onWelcome(info: WelcomeInfo): void {
     this.environmentId = info.environment;
-    labEnvironment(this.lab).confirm(info.environment);
+    labStore(this.lab).environmentSeen(info.environment);
     this.dataset.environment = info.environment;
     this.dataset.session = info.session;
     this.dataset.replay = info.replay;
@@ -248,10 +351,29 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     const action = button.dataset.action;
     if (action === "start") void this.start().then(() => this.view?.focus(), () => {});
     else if (action === "reconnect") this.reconnect();
+    else if (action === "stop") void this.stop();
+    else if (action === "stop-and-run") void this.stopAndRun();
+    else if (action === "run-elsewhere") void this.runElsewhere();
     else if (action === "copy") void this.view?.copySelection().then((ok) => this.flash(button, ok ? "Copied" : "Select text first"));
     else if (action === "paste")
       void this.view?.pasteFromClipboard().then((ok) => ok || this.flash(button, "Use Ctrl+Shift+V"));
   };
+
+  private async stopAndRun(): Promise<void> {
+    const command = this.pendingRun;
+    await this.stop();
+    if (command !== undefined && this.busy === undefined) await this.run(command).catch(() => {});
+  }
+
+  /** The pending Run in a new terminal of the same environment, leaving this one to its program. */
+  private async runElsewhere(): Promise<void> {
+    const command = this.pendingRun;
+    this.showBusy(this.busy);
+    this.pendingRun = undefined;
+    if (command === undefined) return;
+    const terminal = openExtraTerminal(this);
+    await terminal.run(command).catch(() => {});
+  }
 
   private reconnect(): void {
     if (!this.view) {
@@ -260,7 +382,7 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     }
     this.failedAttempts = 0;
     // After an exit or a final close the old session is gone: a fresh shell in the same environment.
-    if (STOPPED.has(this.state)) this.view.restart(labEnvironment(this.lab).id);
+    if (STOPPED.has(this.state)) this.view.restart(labStore(this.lab).state.environment?.environment ?? undefined);
     else this.view.reconnect();
     this.view.focus();
   }
@@ -273,7 +395,6 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
 
   private serverChanged(): void {
     this.el("server-url", (el) => (el.textContent = serverUrl()));
-    labEnvironment(this.lab).reset();
     this.showAccessHelp(undefined);
     this.everConnected = false;
     this.failedAttempts = 0;

@@ -8,6 +8,9 @@ import { FitAddon } from "@xterm/addon-fit";
 import { WebLinksAddon } from "@xterm/addon-web-links";
 import xtermCssUrl from "@xterm/xterm/css/xterm.css?url";
 import { TerminalConnection, type ConnectionStatus, type WelcomeInfo } from "./terminal-connection.ts";
+import { TerminalBusyError } from "./registry.ts";
+import type { Activity } from "../../server/protocol.ts";
+import type { EnvironmentState } from "../../server/lab-api-protocol.ts";
 import { readClipboard, writeClipboard } from "./clipboard.ts";
 import { pageTheme, themeFor } from "./themes.ts";
 
@@ -23,6 +26,10 @@ export interface TerminalViewOptions {
   onWelcome(info: WelcomeInfo): void;
   onExit(code: number): void;
   onError(code: string, message: string): void;
+  /** The environment's state, pushed by the server (a check elsewhere, a reset). */
+  onEnvironment?(state: EnvironmentState): void;
+  /** Whether a program (not the shell) holds the terminal, from the shell's prompt marks. */
+  onBusy?(command: string | undefined): void;
 }
 
 /** Output quiet this long after a prompt came back: the command is done. */
@@ -58,6 +65,10 @@ export class TerminalView {
   private connected = false;
   private lastOutputAt = 0;
   private promptMarkAt = 0;
+  /** What runs in the foreground, from the marks: set at OSC 133;C, cleared when the prompt is back. */
+  private busyWith: string | undefined;
+  /** Where the reader's input began after the last prompt (the command starts there). */
+  private inputStart: { row: number; col: number } | undefined;
   private welcomed: Promise<void>;
   private resolveWelcomed!: () => void;
 
@@ -99,12 +110,18 @@ export class TerminalView {
     this.fit.fit();
 
     this.disposables.push(
-      term.onData((data) => this.connection.sendInput(data)),
+      term.onData((data) => {
+        if (!this.inputStart && !this.busyWith) {
+          const buffer = term.buffer.active;
+          this.inputStart = { row: buffer.baseY + buffer.cursorY, col: buffer.cursorX };
+        }
+        this.connection.sendInput(data);
+      }),
       term.onBinary((data) => this.connection.sendInput(Uint8Array.from(data, (c) => c.charCodeAt(0)))),
       term.onResize(({ cols, rows }) => this.connection.resize(cols, rows)),
-      // Shell integration (OSC 133, if the lab's shell emits it) marks prompts exactly.
+      // Shell integration (OSC 133, from the lab's shell): A the prompt is back, C a command starts, D it ended.
       term.parser.registerOscHandler(133, (data) => {
-        if (data.startsWith("A") || data.startsWith("D")) this.promptMarkAt = performance.now();
+        this.onPromptMark(data[0]);
         return false;
       }),
     );
@@ -170,8 +187,15 @@ export class TerminalView {
         term.write(`\r\n\x1b[2m[shell exited with code ${code}]\x1b[0m\r\n`);
         options.onExit(code);
       },
-      onError: (code, message) => options.onError(code, message),
+      onError: (code, message) => {
+        // The server no longer had our shell (it restarted, or the shell's grace ran out): the old screen is not this shell's.
+        if (code === "unknown-session") this.clearForNewShell("The lab server no longer had your previous shell (it restarted, or the shell ended while you were away): this is a new one.");
+        options.onError(code, message);
+      },
       onNotice: (level, message) => this.notice(message, level),
+      onEnvironment: (state) => options.onEnvironment?.(state),
+      onActivity: (activity) => this.activity(activity),
+      onEnvironmentReset: (message) => this.clearForNewShell(message || "Your lab environment was reset: this is a new shell in the new one."),
     });
   }
 
@@ -185,6 +209,67 @@ export class TerminalView {
     // On a line of its own, whatever the shell was printing; control characters from the message are dropped.
     const text = message.replace(/[\x00-\x1f\x7f]+/g, " ");
     this.term.write(`\r\n\x1b[${style}m[lab] ${text}\x1b[0m\r\n`);
+  }
+
+  /** What the lab ran in this environment (a Solve): its commands and their output, dim, between two lab lines. */
+  activity(activity: Activity): void {
+    const clean = (text: string) => text.replace(/\r?\n/g, "\r\n").replace(/[\x00-\x08\x0b-\x0c\x0e-\x1a\x1c-\x1f\x7f]/g, "");
+    const commands = activity.script
+      .split("\n")
+      .filter((line) => line.trim() !== "")
+      .map((line) => `\x1b[2m  ${line.startsWith("#") ? line : `$ ${line}`}\x1b[0m`)
+      .join("\r\n");
+    this.notice(`${activity.title}; it ran:`);
+    this.term.write(`${commands}\r\n`);
+    if (activity.output.trim()) this.term.write(`\x1b[2m${clean(activity.output.trimEnd())}\x1b[0m\r\n`);
+    this.notice(activity.passed ? "✓ its check passes now. (Press Enter for a fresh prompt.)" : "✗ its check still fails: see the checkpoint on the page.", activity.passed ? "info" : "warning");
+  }
+
+  /** The shell's own marks: whether a program holds the terminal, and what it is. */
+  private onPromptMark(kind: string | undefined): void {
+    if (kind === "A" || kind === "D") {
+      this.promptMarkAt = performance.now();
+      if (kind === "A") this.inputStart = undefined;
+      if (this.busyWith !== undefined) {
+        this.busyWith = undefined;
+        this.options.onBusy?.(undefined);
+      }
+    } else if (kind === "C") {
+      this.busyWith = this.typedCommand() || "a program";
+      this.inputStart = undefined;
+      this.options.onBusy?.(this.busyWith);
+    }
+  }
+
+  /** The command line the reader entered: from where their input began to the line before the cursor. */
+  private typedCommand(): string {
+    const start = this.inputStart;
+    if (!start) return "";
+    const buffer = this.term.buffer.active;
+    const end = buffer.baseY + buffer.cursorY;
+    let text = "";
+    for (let row = start.row; row < Math.max(end, start.row + 1); row++) {
+      const line = buffer.getLine(row)?.translateToString(true) ?? "";
+      text += row === start.row ? line.slice(start.col) : line;
+    }
+    return text.trim();
+  }
+
+  /** The program holding the terminal (from the shell's marks), or undefined at the prompt. */
+  get busy(): string | undefined {
+    return this.busyWith;
+  }
+
+  /** The reader's Stop: Ctrl+C first; when the program is still there after a moment, the server kills it. */
+  async stop(graceMs = 1500): Promise<void> {
+    if (this.busyWith === undefined) return;
+    this.connection.sendInput("\x03");
+    const deadline = performance.now() + graceMs;
+    while (this.busyWith !== undefined && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    if (this.busyWith === undefined) return;
+    this.connection.interrupt();
+    const killDeadline = performance.now() + 5000;
+    while (this.busyWith !== undefined && performance.now() < killDeadline) await new Promise((resolve) => setTimeout(resolve, 50));
   }
 
   /** Follows the container's size and tells the server (through term.onResize). */
@@ -265,14 +350,26 @@ export class TerminalView {
   async run(command: string): Promise<void> {
     await this.welcomed;
     await this.settle(performance.now(), true);
-    const prompt = this.cursorLine();
+    // Typing into a program that holds the terminal would feed it the command (or queue it for the shell later).
+    if (this.busyWith !== undefined) throw new TerminalBusyError(this.busyWith);
+    const prompt = this.promptLine();
     const sentAt = performance.now();
     this.term.scrollToBottom();
+    // Whatever the reader left typed at the prompt goes first (Ctrl+E, Ctrl+U), or the command would run appended to it.
+    if (this.inputStart) this.connection.sendInput("\x05\x15");
     // As a paste (bracketed, when the shell asked for it): a block of several
     // lines reaches bash as one edit, runs as one, and gives one prompt back.
     this.term.paste(command);
     this.connection.sendInput("\r");
     await this.settle(sentAt, false, prompt);
+  }
+
+  /** The prompt on the cursor's line, without what the reader typed after it. */
+  private promptLine(): string {
+    const line = this.cursorLine();
+    const buffer = this.term.buffer.active;
+    const start = this.inputStart;
+    return start && start.row === buffer.baseY + buffer.cursorY ? line.slice(0, start.col) : line;
   }
 
   private cursorLine(): string {
@@ -306,6 +403,11 @@ export class TerminalView {
     this.term.focus();
   }
 
+  /** Input for the shell as it is (a key bar's Esc or Ctrl+C), as if typed. */
+  sendInput(data: string): void {
+    this.connection.sendInput(data);
+  }
+
   /** The terminal's text (scrollback and screen), trailing blanks trimmed. */
   text(): string {
     const buffer = this.term.buffer.active;
@@ -325,11 +427,21 @@ export class TerminalView {
     this.connection.reconnect();
   }
 
+  /** The screen of a shell that is gone: cleared, with a lab line saying why (the next shell starts on a clean screen). */
+  clearForNewShell(message: string): void {
+    this.term.reset();
+    this.lastOutputAt = this.promptMarkAt = 0;
+    this.busyWith = this.inputStart = undefined;
+    this.options.onBusy?.(undefined);
+    this.notice(message);
+  }
+
   /** A new shell after the old one ended; the screen is cleared. */
   restart(environment: string | undefined): void {
     this.connection.close();
     this.term.reset();
     this.lastOutputAt = this.promptMarkAt = 0;
+    this.busyWith = this.inputStart = undefined;
     this.welcomed = new Promise((resolve) => (this.resolveWelcomed = resolve));
     this.connection = this.newConnection(environment);
     this.connection.connect();

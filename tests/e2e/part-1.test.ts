@@ -76,11 +76,21 @@ describe("Part 1 in the browser", () => {
     await context.close();
   });
 
-  it("shows a failed check's output and hint, then passes after the step; a reset forgets the progress", { timeout: 120_000 }, async () => {
+  it("shows a failed check's output and hint, then passes after the step; a reset of the environment forgets the progress", { timeout: 120_000 }, async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     await page.goto(readerUrl(server));
     const checkpoint = page.locator('[data-testid=checkpoint][data-checkpoint-id="nix-layout"]');
+    // The reader's environment for the lab is the one the test above completed (one per reader and lab,
+    // in every tab): it shows as passed, until the reader resets the environment.
+    const progress = page.locator("[data-testid=lab-progress]");
+    await expect.poll(() => progress.getAttribute("data-passed")).not.toBe("0");
+    expect(await checkpoint.getAttribute("data-state")).toBe("passed");
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.locator("[data-testid=lab-progress-reset]").click();
+    // Disposing an environment (its processes, containers and files) takes a moment.
+    await expect.poll(() => progress.getAttribute("data-passed"), { timeout: 30_000 }).toBe("0");
+    await expect.poll(() => checkpoint.getAttribute("data-state")).toBe("unchecked");
 
     // Checked before the step: the server runs the lab's check and it fails, saying why.
     await checkpoint.locator("[data-testid=checkpoint-check]").click();
@@ -100,14 +110,14 @@ describe("Part 1 in the browser", () => {
       expect(index, "Runs before the nix-layout checkpoint").toBeLessThan(6);
     }
     expect(await hint.isVisible()).toBe(false);
-    const progress = page.locator("[data-testid=lab-progress]");
     await expect.poll(() => progress.getAttribute("data-passed")).toBe("1");
 
     page.once("dialog", (dialog) => void dialog.accept());
     await page.locator("[data-testid=lab-progress-reset]").click();
-    await expect.poll(() => progress.getAttribute("data-passed")).toBe("0");
+    await expect.poll(() => progress.getAttribute("data-passed"), { timeout: 30_000 }).toBe("0");
     expect(await checkpoint.getAttribute("data-state")).toBe("unchecked");
     await page.reload();
+    await expect.poll(() => page.getAttribute("[data-testid=lab-progress]", "data-environment")).toMatch(/\S/);
     expect(await page.getAttribute("[data-testid=lab-progress]", "data-passed")).toBe("0");
     await context.close();
   });

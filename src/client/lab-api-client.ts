@@ -1,0 +1,106 @@
+/**
+ * The page's client of the lab API (routes and types in
+ * server/lab-api-protocol.ts). Every way a request can fail ends in words
+ * for the reader and in bounded time: no lab server answering is known
+ * within seconds (a short /healthz probe first), a refused token says how
+ * to get the link, and the server's own words come through otherwise.
+ */
+import { ACCESS_REFUSED, NEEDS_ACCESS, authHeaders, rejectToken, tokenFor } from "./access.ts";
+import { probeServer, unreachableAdvice } from "./server-probe.ts";
+import { apiUrl } from "./settings.ts";
+import type { CatchUpResult, CheckpointResult, EnvironmentState, SolveResult } from "../../server/lab-api-protocol.ts";
+import { labApiPath } from "../../server/lab-api-protocol.ts";
+
+export type { CatchUpResult, CheckpointResult, EnvironmentState, SolveResult };
+
+/** A request that did not give a result: `code` for the page's logic, `message` for the reader. */
+export class LabApiError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** Is anything answering? Short, so a page without a lab server says so at once. */
+const PROBE_TIMEOUT_MS = 3000;
+/** Making an environment runs the lab's setup: a while, not forever. */
+const ENVIRONMENT_TIMEOUT_MS = 90_000;
+/** A check runs within its checkpoint's timeout, maybe after others queued in the environment. */
+const CHECK_TIMEOUT_MS = 120_000;
+/** Catching up solves and checks every earlier step. */
+const CATCH_UP_TIMEOUT_MS = 600_000;
+
+export class LabApiClient {
+  readonly server: string;
+  readonly lab: string;
+
+  constructor(server: string, lab: string) {
+    this.server = server;
+    this.lab = lab;
+  }
+
+  state(): Promise<EnvironmentState> {
+    return this.request<EnvironmentState>("GET", labApiPath.environment(this.lab), undefined, 10_000);
+  }
+
+  ensureEnvironment(): Promise<EnvironmentState> {
+    return this.request<EnvironmentState>("POST", labApiPath.environment(this.lab), {}, ENVIRONMENT_TIMEOUT_MS);
+  }
+
+  reset(): Promise<EnvironmentState> {
+    return this.request<EnvironmentState>("POST", labApiPath.reset(this.lab), {}, ENVIRONMENT_TIMEOUT_MS);
+  }
+
+  check(checkpoint: string, environment?: string): Promise<CheckpointResult> {
+    return this.request<CheckpointResult>("POST", labApiPath.checkpoint(this.lab, checkpoint, "check"), { environment }, CHECK_TIMEOUT_MS);
+  }
+
+  solve(checkpoint: string, environment?: string): Promise<SolveResult> {
+    return this.request<SolveResult>("POST", labApiPath.checkpoint(this.lab, checkpoint, "solve"), { environment }, CHECK_TIMEOUT_MS);
+  }
+
+  catchUp(checkpoint: string, environment?: string): Promise<CatchUpResult> {
+    return this.request<CatchUpResult>("POST", labApiPath.checkpoint(this.lab, checkpoint, "catch-up"), { environment }, CATCH_UP_TIMEOUT_MS);
+  }
+
+  /** Whether a lab server answers, and takes this browser's token: throws LabApiError with what to do when not. */
+  async reachable(): Promise<void> {
+    const probe = await probeServer(this.server, true, PROBE_TIMEOUT_MS);
+    if (!probe.ok) throw new LabApiError("unreachable", unreachableAdvice(this.server, probe.reason));
+    if (probe.authorized === false) {
+      rejectToken(this.server, tokenFor(this.server));
+      throw new LabApiError("unauthorized", ACCESS_REFUSED);
+    }
+    if (!tokenFor(this.server)) throw new LabApiError("unauthorized", NEEDS_ACCESS);
+  }
+
+  private async request<T>(method: "GET" | "POST", path: string, body: unknown, timeoutMs: number): Promise<T> {
+    const token = tokenFor(this.server);
+    let response: Response;
+    try {
+      response = await fetch(apiUrl(path, this.server), {
+        method,
+        headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...authHeaders(this.server) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+        cache: "no-store",
+      });
+    } catch (error) {
+      if ((error as Error).name === "TimeoutError") {
+        throw new LabApiError("timeout", `The lab server has not answered after ${Math.round(timeoutMs / 1000)} s. Try again in a moment; if it keeps happening, restart the lab server.`);
+      }
+      // A refused connection fails at once; say so in the probe's words (which also catch a missing token).
+      await this.reachable();
+      throw new LabApiError("unreachable", `The lab server at ${this.server} did not answer. Is it still running? Start it again and open the link it prints.`);
+    }
+    const answer = (await response.json().catch(() => ({}))) as T & { error?: string; message?: string };
+    if (response.ok) return answer;
+    if (response.status === 401) {
+      rejectToken(this.server, token);
+      throw new LabApiError("unauthorized", token ? ACCESS_REFUSED : NEEDS_ACCESS);
+    }
+    // 404 unknown-environment, 503 service-degraded, 429 check-queue-full or limit-reached: the server's own words.
+    throw new LabApiError(answer.error ?? `http-${response.status}`, answer.message ?? `The lab server answered ${response.status} ${response.statusText}`.trim() + ".");
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The page's one LabStore per lab, on the lab server the page uses: the
+ * checkpoints, the progress and the terminals all read the same one. A new
+ * server (the reader changed it under Server) gets a new store.
+ */
+import { LabApiClient } from "./lab-api-client.ts";
+import { LabStore } from "./lab-store.ts";
+import { SERVER_CHANGED, serverUrl } from "./settings.ts";
+import { browserStore } from "./storage.ts";
+
+const stores = new Map<string, LabStore>();
+
+/** The lab's checkpoint ids in order, as the build wrote them on the page's <nwl-lab>. */
+function checkpointOrder(lab: string): string[] {
+  const root = document.querySelector<HTMLElement>(`nwl-lab[data-lab="${CSS.escape(lab)}"], [data-lab="${CSS.escape(lab)}"][data-checkpoints]`);
+  return (root?.dataset.checkpoints ?? "").split(",").filter(Boolean);
+}
+
+export function labStore(lab: string): LabStore {
+  let store = stores.get(lab);
+  if (!store || store.server !== serverUrl()) {
+    store = new LabStore({ lab, order: checkpointOrder(lab), backend: new LabApiClient(serverUrl(), lab), memory: browserStore });
+    stores.set(lab, store);
+    void store.refresh();
+  }
+  return store;
+}
+
+/** Subscribes to a lab's store, and to its successor when the server changes; returns an unsubscribe. */
+export function subscribeLab(lab: string, listener: Parameters<LabStore["subscribe"]>[0]): () => void {
+  let unsubscribe = labStore(lab).subscribe(listener);
+  const replaced = () => {
+    unsubscribe();
+    unsubscribe = labStore(lab).subscribe(listener);
+  };
+  window.addEventListener(SERVER_CHANGED, replaced);
+  return () => {
+    unsubscribe();
+    window.removeEventListener(SERVER_CHANGED, replaced);
+  };
+}
+
+// Another tab of this browser acted (its store remembers what it saw): ask the server again.
+window.addEventListener("storage", (event) => {
+  if (!event.key?.startsWith("nwl:lab:")) return;
+  for (const store of stores.values()) if (event.key === `nwl:lab:${store.server}:${store.lab}`) void store.refresh();
+});
+// Back to a tab after a while: the environment may have changed meanwhile (a reset elsewhere, a restart).
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") for (const store of stores.values()) void store.refresh();
+});
