@@ -23,6 +23,9 @@
  */
 import { z } from "zod";
 
+// In a page, whose Content-Security-Policy forbids eval, zod must not probe for it (see protocol.ts).
+if (typeof document !== "undefined") z.config({ jitless: true });
+
 const id = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 
 export const ActionRequest = z
@@ -103,11 +106,4 @@ export const ApiErrorCode = z.enum([
 export const ApiError = z.object({ error: ApiErrorCode.or(z.string()), message: z.string() });
 export type ApiError = z.infer<typeof ApiError>;
 
-/** The paths, built in one place for both sides. */
-export const labApiPath = {
-  labs: () => "api/labs",
-  environment: (lab: string) => `api/labs/${encodeURIComponent(lab)}/environment`,
-  reset: (lab: string) => `api/labs/${encodeURIComponent(lab)}/environment/reset`,
-  checkpoint: (lab: string, checkpoint: string, action: "check" | "solve" | "catch-up") =>
-    `api/labs/${encodeURIComponent(lab)}/checkpoints/${encodeURIComponent(checkpoint)}/${action}`,
-};
+export { labApiPath } from "./lab-api-paths.ts";

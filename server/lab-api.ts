@@ -90,12 +90,12 @@ export function labApiRoutes(runner: CheckpointRunner) {
   }
 
   /** Runs a task in the environment's queue (one check or solve at a time), after asking the service is up. */
-  async function queued<T>(environment: LabEnvironment, context: ApiContext, task: () => Promise<T>): Promise<T> {
+  async function queued<T>(action: string, environment: LabEnvironment, context: ApiContext, task: () => Promise<T>): Promise<T> {
     try {
       return await context.sessions.queueCheck(environment, async () => {
         // Asked again once its turn comes: the service may have gone down while it waited.
         const now = context.health();
-        if (now.status !== "ok") throw new ApiRefusal(503, "service-degraded", `the lab could not run it: ${now.reasons.join("; ")}. Try again in a few seconds.`);
+        if (now.status !== "ok") throw new ApiRefusal(503, "service-degraded", `the ${action} could not run: ${now.reasons.join("; ")}. Try again in a few seconds.`);
         return task();
       });
     } catch (error) {
@@ -178,7 +178,7 @@ export function labApiRoutes(runner: CheckpointRunner) {
       const body = await readAction(request);
       const environment = await environmentFor(lab, body.environment, context);
       const started = performance.now();
-      const result = await queued<CheckpointResult | SolveResult | CatchUpResult>(environment, context, () =>
+      const result = await queued<CheckpointResult | SolveResult | CatchUpResult>(action, environment, context, () =>
         action === "check"
           ? check(lab, checkpoint, environment, context)
           : action === "solve"

@@ -9,7 +9,7 @@ import { ACCESS_REFUSED, NEEDS_ACCESS, authHeaders, rejectToken, tokenFor } from
 import { probeServer, unreachableAdvice } from "./server-probe.ts";
 import { apiUrl } from "./settings.ts";
 import type { CatchUpResult, CheckpointResult, EnvironmentState, SolveResult } from "../../server/lab-api-protocol.ts";
-import { labApiPath } from "../../server/lab-api-protocol.ts";
+import { labApiPath } from "../../server/lab-api-paths.ts";
 
 export type { CatchUpResult, CheckpointResult, EnvironmentState, SolveResult };
 
@@ -21,6 +21,10 @@ export class LabApiError extends Error {
     this.code = code;
   }
 }
+
+/** What a reader is told when the lab server has no lab of this page's (a 4404 in the terminal, a 404 from the API). */
+export const unknownLabAdvice = (lab: string) =>
+  `This lab server does not have this page's lab ("${lab}"): it runs other labs (its --labs folder), or it is older than this site. Use a lab server that has it (see Server), then press Reconnect.`;
 
 /** Is anything answering? Short, so a page without a lab server says so at once. */
 const PROBE_TIMEOUT_MS = 3000;
@@ -100,6 +104,9 @@ export class LabApiClient {
       rejectToken(this.server, token);
       throw new LabApiError("unauthorized", token ? ACCESS_REFUSED : NEEDS_ACCESS);
     }
+    // Not the lab API's answer (a static host's 404, a proxy's 502): say whether a lab server is there at all.
+    if (typeof answer.error !== "string") await this.reachable();
+    if (answer.error === "unknown-lab") throw new LabApiError("unknown-lab", unknownLabAdvice(this.lab));
     // 404 unknown-environment, 503 service-degraded, 429 check-queue-full or limit-reached: the server's own words.
     throw new LabApiError(answer.error ?? `http-${response.status}`, answer.message ?? `The lab server answered ${response.status} ${response.statusText}`.trim() + ".");
   }

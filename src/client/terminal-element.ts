@@ -9,6 +9,7 @@ import type { Terminal } from "@xterm/xterm";
 import type { TerminalView } from "./xterm-view.ts";
 import { ACCESS_CHANGED, ACCESS_REFUSED, NEEDS_ACCESS, rejectToken, tokenFor } from "./access.ts";
 import { labStore } from "./page-store.ts";
+import { unknownLabAdvice } from "./lab-api-client.ts";
 import { registerTerminal, TerminalBusyError, TerminalUnavailable, type LabTerminal } from "./registry.ts";
 import { probeServer, unreachableAdvice } from "./server-probe.ts";
 import { SERVER_CHANGED, serverUrl } from "./settings.ts";
@@ -42,6 +43,9 @@ const STOPPED: ReadonlySet<State> = new Set(["closed", "exited", "failed", "unau
 /** How long a Run waits for the terminal's shell (a first start makes the lab environment). */
 const RUN_CONNECT_TIMEOUT_MS = 90_000;
 
+/** A program holding the terminal this long gets the busy bar (and its Stop) without a Run asking. */
+const BUSY_BAR_DELAY_MS = 4000;
+
 /** Failed attempts before the terminal says how to get a lab server. */
 const ATTEMPTS_BEFORE_HELP = 2;
 
@@ -58,6 +62,7 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
   private unregister: (() => void) | undefined;
   /** A Run that found the terminal busy, waiting for Stop and run (or a new terminal). */
   private pendingRun: string | undefined;
+  private busyTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly onServerChanged = () => this.serverChanged();
   private readonly onAccessChanged = (event: Event) => this.accessChanged((event as CustomEvent<string>).detail);
 
@@ -168,16 +173,31 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     this.view?.sendInput(data);
   }
 
-  /** The busy bar: what runs, and the ways on (Stop; Stop and run; run in a new terminal). */
+  /**
+   * The busy bar: what runs, and the ways on (Stop; Stop and run; run in a new
+   * terminal). It shows at once for a Run that found the terminal busy, and for
+   * any program still holding the terminal after BUSY_BAR_DELAY_MS (an attached
+   * task the reader cannot get out of); not for every short command.
+   */
   private showBusy(command: string | undefined, pending?: string): void {
-    const bar = this.busyBar();
-    bar.hidden = command === undefined;
+    clearTimeout(this.busyTimer);
     this.dataset.busy = command === undefined ? "" : "true";
     if (command === undefined) {
       this.pendingRun = undefined;
+      if (this.querySelector("[data-part=busy]")) this.busyBar().hidden = true;
+      return;
+    }
+    if (pending === undefined && this.pendingRun === undefined) {
+      this.busyTimer = setTimeout(() => this.showBusyBar(command), BUSY_BAR_DELAY_MS);
       return;
     }
     if (pending !== undefined) this.pendingRun = pending;
+    this.showBusyBar(command);
+  }
+
+  private showBusyBar(command: string): void {
+    const bar = this.busyBar();
+    bar.hidden = false;
     bar.querySelector<HTMLElement>("[data-part=busy-command]")!.textContent = command;
     const hasPending = this.pendingRun !== undefined;
     bar.querySelector<HTMLElement>("[data-part=busy-pending]")!.hidden = !hasPending;
@@ -201,7 +221,8 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
         <button type="button" data-action="stop-and-run" data-testid="terminal-stop-and-run">Stop it and run</button>
         <button type="button" data-action="run-elsewhere" data-testid="terminal-run-elsewhere">Run in a new terminal</button>
       </span>`;
-    (this.querySelector(".bar") ?? this).after(bar);
+    // Over the screen's top edge, so the terminal keeps its size (a resize would redraw the program's screen).
+    (this.querySelector(".body") ?? this).prepend(bar);
     return bar;
   }
 
@@ -310,7 +331,7 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
 
   /** 4404 with no shell to resume: the server has no such lab. Retrying would change nothing. */
   private unknownLab(): void {
-    const message = `This lab server does not have this page's lab ("${this.lab}"): it runs other labs (its --labs folder), or it is older than this site. Use a lab server that has it (see Server), then press Reconnect.`;
+    const message = unknownLabAdvice(this.lab);
     this.showHelp(false);
     this.setState("failed", message);
     this.view?.notice(message, "error");
