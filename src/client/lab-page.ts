@@ -12,6 +12,8 @@ import { NwlCheckpoint } from "./checkpoint-element.ts";
 import { NwlLabProgress } from "./progress-element.ts";
 import { checkCheckpoint } from "./checkpoints.ts";
 import { installRunButtons, RUN_FINISHED, type RunFinishedDetail } from "./run.ts";
+// <nwl-file-editor> and <Open file> buttons (CodeMirror loads only when a file opens).
+import "./file-editor-element.ts";
 
 // Before any terminal connects: a token in the address is this page's access link.
 takeAccessLinkFromLocation();

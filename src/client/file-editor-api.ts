@@ -1,0 +1,114 @@
+/**
+ * The page's side of the file editor's API (server/files-protocol.ts):
+ * open and save a file of the reader's lab environment. Loaded with the
+ * editor (it brings zod), never with the page's first script.
+ *
+ * No dead ends: every way it fails ends in words for the reader, in bounded
+ * time: no lab server answering is known within seconds, and a refusal
+ * (too big, binary, no such file, no access) is the server's own words.
+ */
+import { ACCESS_REFUSED, NEEDS_ACCESS, authHeaders, rejectToken, tokenFor } from "./access.ts";
+import { labEnvironment } from "./environments.ts";
+import { findTerminal, TerminalUnavailable } from "./registry.ts";
+import { probeServer, unreachableAdvice } from "./server-probe.ts";
+import { apiUrl, serverUrl } from "./settings.ts";
+import { FileContent, FileError, FileSaved, MAX_FILE_BYTES, filesRoute, formatBytes } from "../../server/files-protocol.ts";
+
+export class FileEditorError extends Error {
+  /** The server's error code (not-found, too-large, binary, no-access, …) or the page's (unreachable, unauthorized, …). */
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+const PROBE_TIMEOUT_MS = 3000;
+/** A first terminal start makes a lab environment: that can take a while, not forever. */
+const ENVIRONMENT_TIMEOUT_MS = 90_000;
+/** Reading or saving runs one short program in the environment (the server gives it 10 s). */
+const REQUEST_TIMEOUT_MS = 20_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number, error: () => Error): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(error()), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The page's lab environment: the one its terminals share, starting the
+ * page's terminal when none is running yet (as a Check does). One function,
+ * so the page store that will own the environment can replace it.
+ */
+export async function currentEnvironment(lab: string): Promise<string> {
+  const environment = labEnvironment(lab);
+  if (environment.isConfirmed) return environment.id!;
+  const server = serverUrl();
+  const probe = await probeServer(server, true, PROBE_TIMEOUT_MS);
+  if (!probe.ok) throw new FileEditorError("unreachable", unreachableAdvice(server, probe.reason));
+  if (probe.authorized === false) {
+    rejectToken(server, tokenFor(server));
+    throw new FileEditorError("unauthorized", ACCESS_REFUSED);
+  }
+  const terminal = findTerminal();
+  if (!terminal) throw new FileEditorError("no-terminal", "This page has no terminal, so it has no lab environment to open files in.");
+  try {
+    return await withTimeout(
+      terminal.environment(),
+      ENVIRONMENT_TIMEOUT_MS,
+      () => new FileEditorError("no-environment", `The lab server did not start this page's terminal within ${ENVIRONMENT_TIMEOUT_MS / 1000} s, so there is no lab environment to open files in yet. See what the terminal says, then reload the file.`),
+    );
+  } catch (error) {
+    if (error instanceof TerminalUnavailable) throw new FileEditorError(error.code, error.message);
+    throw error;
+  }
+}
+
+async function request(lab: string, path: string, init: RequestInit): Promise<unknown> {
+  const environment = await currentEnvironment(lab);
+  const server = serverUrl();
+  const token = tokenFor(server);
+  let response: Response;
+  try {
+    response = await fetch(apiUrl(filesRoute(lab, { environment, path }), server), {
+      ...init,
+      headers: { ...(init.body !== undefined ? { "content-type": "application/json" } : {}), ...authHeaders(server) },
+      cache: "no-store",
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+  } catch (error) {
+    if ((error as Error).name === "TimeoutError") {
+      throw new FileEditorError("timeout", `The lab server did not answer within ${REQUEST_TIMEOUT_MS / 1000} s. Try again in a moment; if it keeps happening, restart the lab server.`);
+    }
+    throw new FileEditorError("unreachable", `The lab server at ${server} did not answer. Is it still running? Start it again and open the link it prints.`);
+  }
+  const body: unknown = await response.json().catch(() => undefined);
+  if (response.ok) return body;
+  if (response.status === 401) {
+    rejectToken(server, token);
+    throw new FileEditorError("unauthorized", token ? ACCESS_REFUSED : NEEDS_ACCESS);
+  }
+  const error = FileError.safeParse(body);
+  if (error.success && error.data.error === "unknown-environment") labEnvironment(lab).reset();
+  if (error.success) throw new FileEditorError(error.data.error, error.data.message);
+  throw new FileEditorError(`http-${response.status}`, `The lab server answered ${response.status} ${response.statusText}`.trim() + ".");
+}
+
+export async function openFile(lab: string, path: string): Promise<FileContent> {
+  const body = await request(lab, path, { method: "GET" });
+  const parsed = FileContent.safeParse(body);
+  if (!parsed.success) throw new FileEditorError("bad-answer", "The lab server's answer is not a file: is it a Nix Way Labs server of this version?");
+  return parsed.data;
+}
+
+export async function saveFile(lab: string, path: string, content: string): Promise<FileSaved> {
+  // Said here at once rather than after sending a megabyte for the server to refuse.
+  const size = new TextEncoder().encode(content).byteLength;
+  if (size > MAX_FILE_BYTES) {
+    throw new FileEditorError("too-large", `This text is ${formatBytes(size)}; the editor saves files of up to ${formatBytes(MAX_FILE_BYTES)}. Write it from the terminal instead.`);
+  }
+  const body = await request(lab, path, { method: "PUT", body: JSON.stringify({ content }) });
+  const parsed = FileSaved.safeParse(body);
+  if (!parsed.success) throw new FileEditorError("bad-answer", "The lab server's answer to the save is not one the editor knows: is it a Nix Way Labs server of this version?");
+  return parsed.data;
+}
