@@ -48,6 +48,7 @@ export class NwlFileEditor extends HTMLElement {
   private saved = "";
   private loading: Promise<void> | undefined;
   private confirmUntil = 0;
+  private focusWhenOpen = false;
   private readonly status = document.createElement("span");
   private readonly error = document.createElement("div");
   private readonly body = document.createElement("div");
@@ -108,8 +109,10 @@ export class NwlFileEditor extends HTMLElement {
     this.changed();
   }
 
+  /** Focuses the text, now or as soon as the file is open (the reader just asked for it). */
   focusEditor(): void {
-    this.view?.focus();
+    if (this.view) this.view.focus();
+    else this.focusWhenOpen = true;
   }
 
   private build(): void {
@@ -183,6 +186,8 @@ export class NwlFileEditor extends HTMLElement {
     this.dataset.language = this.view.language;
     this.setState("ready", content === "" && !this.error.hidden ? "New file" : "Opened");
     this.changed();
+    if (this.focusWhenOpen) this.view.focus();
+    this.focusWhenOpen = false;
   }
 
   private setState(state: State, status: string): void {

@@ -96,7 +96,8 @@ describe("the file editor", () => {
     expect(colours).toBeGreaterThan(1);
     expect(await editor.locator("[data-testid=file-editor-dirty]").isVisible()).toBe(false);
 
-    await editor.locator(".cm-content").click();
+    // The opened file has the focus: the reader types straight away.
+    await expect.poll(() => editor.evaluate((element) => element.contains(document.activeElement) && document.activeElement!.classList.contains("cm-content"))).toBe(true);
     await page.keyboard.press("Control+A");
     await page.keyboard.type(LOOPBACK);
     await expect.poll(() => editor.getAttribute("data-dirty")).toBe("");
