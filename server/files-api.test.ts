@@ -190,3 +190,26 @@ describe("file editor API", () => {
     expect(foreignOrigin.status).toBe(403);
   });
 });
+
+describe("file editor API with the host driver", () => {
+  it("reads and writes in the environment's own working directory (its HOME), as its shell does", async () => {
+    const host = await startTestServer({}, { labs: ["files"] });
+    const shell = await ProtocolClient.connect(host.url, { lab: "files" });
+    try {
+      const id = shell.welcome!.environment;
+      const url = (filePath: string) => new URL(filesRoute("files", { environment: id, path: filePath }), host.url);
+      const saved = await authorizedFetch(url("~/hello.txt"), { method: "PUT", body: JSON.stringify({ content: "from the editor\n" }) });
+      expect(saved.status).toBe(200);
+      const env = host.sessions.environment(id, OPERATOR)!;
+      const result = await env.runScript('pwd; cat "$HOME/hello.txt"', { timeoutMs: 5000 });
+      const [home, text] = result.output.split("\n");
+      expect(home).toContain(path.join(host.dataDir, "environments", id));
+      expect(text).toBe("from the editor");
+      const opened = await authorizedFetch(url(`${home}/hello.txt`));
+      expect(((await opened.json()) as { content: string }).content).toBe("from the editor\n");
+    } finally {
+      await shell.close();
+      await host.close();
+    }
+  });
+});

@@ -49,6 +49,7 @@ async function inTerminal(page: Page, command: string): Promise<void> {
 /** What <Open file="…" /> renders (OpenFile.astro), put in the page's text: Part 1 has none of its own. */
 async function addOpenButton(page: Page, file: string): Promise<void> {
   await page.evaluate((path) => {
+    if (document.querySelector(`[data-nwl-open-file="${CSS.escape(path)}"]`)) return;
     const button = document.createElement("button");
     button.type = "button";
     button.className = "nwl-open-file";
@@ -126,13 +127,13 @@ describe("the file editor", () => {
     await context.close();
   });
 
-  it("says why a file does not open (too big), creates a missing one on save, highlights Nix, and follows the theme", { timeout: 180_000 }, async () => {
+  it("says why a file does not open (too big), creates a missing one on save, highlights Nix and YAML, and follows the theme", { timeout: 180_000 }, async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     const violations = await watchViolations(page);
     await page.goto(readerUrl(server));
     await page.locator('nwl-terminal[data-name="main"] [data-testid=terminal-start]').click();
-    await inTerminal(page, "head -c 1100000 /dev/zero | tr '\\0' a > ~/big.txt; mkdir -p ~/k8s; rm -f ~/k8s/new.nix; printf '{ ... }:\\n{\\n  imports = [ ./etcd.nix ]; # the parts\\n}\\n' > ~/k8s/default.nix");
+    await inTerminal(page, "head -c 1100000 /dev/zero | tr '\\0' a > ~/big.txt; mkdir -p ~/k8s; rm -f ~/k8s/new.nix; printf '{ ... }:\\n{\\n  imports = [ ./etcd.nix ]; # the parts\\n}\\n' > ~/k8s/default.nix; printf 'kind: Pod\\nspec:\\n  replicas: 3 # one\\n' > ~/pod.yaml");
 
     const big = await openInEditor(page, "~/big.txt");
     expect(await big.getAttribute("data-state")).toBe("failed");
@@ -161,6 +162,12 @@ describe("the file editor", () => {
     expect(await styleOf("# the parts")).toMatch(/italic/);
     expect(await styleOf("imports")).not.toBe(await styleOf("# the parts"));
 
+    const yaml = await openInEditor(page, "~/pod.yaml");
+    expect(await yaml.getAttribute("data-language")).toBe("yaml");
+    const yamlColours = await yaml.locator(".cm-line span").evaluateAll((spans) => new Set(spans.map((span) => getComputedStyle(span).color)).size);
+    expect(yamlColours).toBeGreaterThan(1);
+
+    await openInEditor(page, "~/k8s/default.nix");
     const background = () => nix.locator(".cm-editor").evaluate((element) => getComputedStyle(element).backgroundColor);
     const select = page.locator("starlight-theme-select select").first();
     await select.selectOption("dark");
