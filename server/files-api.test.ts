@@ -107,6 +107,33 @@ describe("file editor API", () => {
     expect((await open("~/notes.txt")).body).toMatchObject({ content: "", size: 0 });
   });
 
+  it("does not silently undo a change made in the terminal since the file was opened", async () => {
+    await inTerminal("printf 'first\\n' > ~/shared.txt");
+    const opened = FileContent.parse((await open("~/shared.txt")).body);
+    const saveOn = async (content: string, base?: string | null) => {
+      const response = await authorizedFetch(fileUrl("~/shared.txt"), { method: "PUT", body: JSON.stringify(base === undefined ? { content } : { content, base }) });
+      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    };
+    // Unchanged since it was opened: saved, and the new version is what an open then says.
+    const first = await saveOn("editor one\n", opened.version);
+    expect(first.status).toBe(200);
+    expect(first.body.version).toBe(FileContent.parse((await open("~/shared.txt")).body).version);
+    // Changed from the terminal meanwhile: refused with words, the terminal's text kept.
+    await inTerminal("echo 'from the terminal' >> ~/shared.txt");
+    const stale = await saveOn("editor two\n", first.body.version as string);
+    expect(stale).toMatchObject({ status: 409, body: { error: "changed" } });
+    expect(stale.body.message).toMatch(/~\/shared\.txt changed in your lab environment since the editor opened it.*Reload.*Save again to overwrite/);
+    expect((await open("~/shared.txt")).body.content).toBe("editor one\nfrom the terminal\n");
+    // Opened as a new file, but made meanwhile; or deleted meanwhile.
+    expect(await saveOn("x", null)).toMatchObject({ status: 409, body: { error: "changed" } });
+    await inTerminal("rm ~/shared.txt");
+    const deleted = await saveOn("x", first.body.version as string);
+    expect(deleted.body.message).toMatch(/was deleted/);
+    // Without a base, the reader's choice to overwrite: saved.
+    expect((await saveOn("editor three\n")).status).toBe(200);
+    expect((await open("~/shared.txt")).body.content).toBe("editor three\n");
+  });
+
   it("takes a path as a name, never as shell text", async () => {
     const marker = `pwned-${process.pid}`;
     const odd = `~/odd $(touch ${marker}) \`touch ${marker}\` ; touch ${marker} 'q' "dq" -n.txt`;

@@ -6,11 +6,12 @@
  * shell may not touch, the editor may not either. Ownership as in the check
  * API: another reader's environment answers like one that does not exist.
  */
+import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Reader } from "./access.ts";
 import { sendJson } from "./app.ts";
 import type { FileProblem, LabEnvironment } from "./drivers/driver.ts";
-import { FileQuery, FileSave, MAX_FILE_BYTES, formatBytes, type FileContent, type FileErrorCode, type FileSaved } from "./files-protocol.ts";
+import { FileQuery, FileSave, MAX_FILE_BYTES, VERSION_ALGORITHM, formatBytes, type FileContent, type FileErrorCode, type FileSaved } from "./files-protocol.ts";
 import { log } from "./log.ts";
 
 /** What the server hands the route: the request's reader is authenticated already. */
@@ -36,6 +37,7 @@ const STATUS: Record<FileErrorCode, number> = {
   "too-large": 413,
   binary: 422,
   "not-utf8": 422,
+  changed: 409,
   "environment-ended": 410,
   "server-error": 500,
 };
@@ -124,6 +126,8 @@ function textOf(content: Buffer, path: string): string {
   }
 }
 
+const versionOf = (content: Buffer) => createHash(VERSION_ALGORITHM).update(content).digest("hex");
+
 async function openFile(environment: LabEnvironment, path: string): Promise<FileContent> {
   const result = await environment.readFile(path, { maxBytes: MAX_FILE_BYTES });
   if (!result.ok) throw problemError(result.problem, result.reason, path, false);
@@ -133,7 +137,25 @@ async function openFile(environment: LabEnvironment, path: string): Promise<File
       `${quoted(path)} is ${result.size > MAX_FILE_BYTES ? `${result.size.toLocaleString("en")} bytes` : `over ${formatBytes(MAX_FILE_BYTES)}`}; the editor opens files of up to ${formatBytes(MAX_FILE_BYTES)}. Use the terminal for it (less, head, vi).`,
     );
   }
-  return { path, content: textOf(result.content, path), size: result.content.byteLength, ...(result.mtimeMs !== undefined ? { mtimeMs: result.mtimeMs } : {}) };
+  return { path, content: textOf(result.content, path), size: result.content.byteLength, version: versionOf(result.content), ...(result.mtimeMs !== undefined ? { mtimeMs: result.mtimeMs } : {}) };
+}
+
+/**
+ * A save based on an older version than the environment's (the reader
+ * changed the file from the terminal meanwhile) would undo that change
+ * unseen: refused, with what to do. (Read then written: a change between
+ * the two is not caught; a reader does not type that fast.)
+ */
+async function refuseIfChanged(environment: LabEnvironment, path: string, base: string | null): Promise<void> {
+  const current = await environment.readFile(path, { maxBytes: MAX_FILE_BYTES });
+  if (!current.ok && current.problem !== "not-found") throw problemError(current.problem, current.reason, path, false);
+  const now = !current.ok ? null : current.truncated ? "over the limit" : versionOf(current.content);
+  if (now === base) return;
+  const what = now === null ? "was deleted" : base === null ? "was created" : "changed";
+  throw new FileApiError(
+    "changed",
+    `${quoted(path)} ${what} in your lab environment since the editor opened it (from the terminal?). Reload to see it (your edits here are then lost), or Save again to overwrite it with your text.`,
+  );
 }
 
 async function saveFile(environment: LabEnvironment, path: string, body: unknown): Promise<FileSaved> {
@@ -143,9 +165,10 @@ async function saveFile(environment: LabEnvironment, path: string, body: unknown
   if (content.byteLength > MAX_FILE_BYTES) {
     throw new FileApiError("too-large", `This text is ${formatBytes(content.byteLength)}; the editor saves files of up to ${formatBytes(MAX_FILE_BYTES)}. Write it from the terminal instead.`);
   }
+  if (parsed.data.base !== undefined) await refuseIfChanged(environment, path, parsed.data.base);
   const result = await environment.writeFile(path, content);
   if (!result.ok) throw problemError(result.problem, result.reason, path, true);
-  return { path, size: result.size, created: result.created, ...(result.mtimeMs !== undefined ? { mtimeMs: result.mtimeMs } : {}) };
+  return { path, size: result.size, created: result.created, version: versionOf(content), ...(result.mtimeMs !== undefined ? { mtimeMs: result.mtimeMs } : {}) };
 }
 
 export function filesApiRoutes() {

@@ -38,11 +38,20 @@ export const FileContent = z.object({
   /** Bytes of the file. */
   size: z.number().int().nonnegative(),
   mtimeMs: z.number().optional(),
+  /** Which content this is (a hash of its bytes): a save names it as its base. */
+  version: z.string(),
 });
 export type FileContent = z.infer<typeof FileContent>;
 
 export const FileSave = z.object({
   content: z.string().refine((text) => !text.includes("\0"), "a text file has no NUL characters"),
+  /**
+   * The version the edit started from (FileContent.version), or null when
+   * the file did not exist then: a file changed meanwhile (from the
+   * terminal) is not overwritten but answered 409 "changed". Left out, the
+   * save overwrites whatever is there.
+   */
+  base: z.string().max(128).nullable().optional(),
 });
 export type FileSave = z.infer<typeof FileSave>;
 
@@ -52,6 +61,8 @@ export const FileSaved = z.object({
   mtimeMs: z.number().optional(),
   /** The file did not exist before this save. */
   created: z.boolean(),
+  /** The saved content's version, the base of the next save. */
+  version: z.string(),
 });
 export type FileSaved = z.infer<typeof FileSaved>;
 
@@ -66,6 +77,7 @@ export const FILE_ERROR_CODES = [
   "too-large",
   "binary",
   "not-utf8",
+  "changed",
   "environment-ended",
   "server-error",
 ] as const;
@@ -74,6 +86,9 @@ export type FileErrorCode = z.infer<typeof FileErrorCode>;
 
 export const FileError = z.object({ error: z.string(), message: z.string() });
 export type FileError = z.infer<typeof FileError>;
+
+/** What a FileContent.version is made from: the file's bytes (sha256, hex). */
+export const VERSION_ALGORITHM = "sha256";
 
 /** The route of a lab's files, relative to the server's URL (no leading slash). */
 export function filesRoute(lab: string, query: FileQuery): string {

@@ -101,13 +101,18 @@ export async function openFile(lab: string, path: string): Promise<FileContent> 
   return parsed.data;
 }
 
-export async function saveFile(lab: string, path: string, content: string): Promise<FileSaved> {
+/**
+ * Saves `content`. `base` is the version the edit started from (null: the
+ * file did not exist); a file changed meanwhile answers FileEditorError
+ * "changed". Without `base`, whatever is there is overwritten.
+ */
+export async function saveFile(lab: string, path: string, content: string, base?: string | null): Promise<FileSaved> {
   // Said here at once rather than after sending a megabyte for the server to refuse.
   const size = new TextEncoder().encode(content).byteLength;
   if (size > MAX_FILE_BYTES) {
     throw new FileEditorError("too-large", `This text is ${formatBytes(size)}; the editor saves files of up to ${formatBytes(MAX_FILE_BYTES)}. Write it from the terminal instead.`);
   }
-  const body = await request(lab, path, { method: "PUT", body: JSON.stringify({ content }) });
+  const body = await request(lab, path, { method: "PUT", body: JSON.stringify(base === undefined ? { content } : { content, base }) });
   const parsed = FileSaved.safeParse(body);
   if (!parsed.success) throw new FileEditorError("bad-answer", "The lab server's answer to the save is not one the editor knows: is it a Nix Way Labs server of this version?");
   return parsed.data;

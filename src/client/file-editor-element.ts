@@ -48,6 +48,8 @@ export class NwlFileEditor extends HTMLElement {
   private saved = "";
   private loading: Promise<void> | undefined;
   private confirmUntil = 0;
+  /** The environment's version of the file the text started from (null: no such file then); undefined: overwrite. */
+  private base: string | null | undefined = null;
   private focusWhenOpen = false;
   private readonly status = document.createElement("span");
   private readonly error = document.createElement("div");
@@ -97,14 +99,17 @@ export class NwlFileEditor extends HTMLElement {
     this.setState("saving", "Saving…");
     try {
       const { saveFile } = await import("./file-editor-api.ts");
-      const saved = await saveFile(this.lab, this.path, content);
+      const saved = await saveFile(this.lab, this.path, content, this.base);
       this.saved = content;
+      this.base = saved.version;
       this.showError(undefined);
       this.setState("ready", `${saved.created ? "Created" : "Saved"} at ${new Date().toLocaleTimeString()}`);
       this.dispatchEvent(new CustomEvent(FILE_SAVED, { bubbles: true, detail: { lab: this.lab, path: this.path, size: saved.size, created: saved.created } }));
     } catch (error) {
       this.setState("ready", "Not saved");
       this.showError(error as Error);
+      // Changed in the environment meanwhile: said once; the next Save overwrites (or Reload shows it).
+      if ((error as Error & { code?: string }).code === "changed") this.base = undefined;
     }
     this.changed();
   }
@@ -156,7 +161,9 @@ export class NwlFileEditor extends HTMLElement {
     const [{ openFile, FileEditorError }, { FileEditorView }] = await Promise.all([import("./file-editor-api.ts"), import("./file-editor-view.ts")]);
     let content: string | undefined;
     try {
-      content = (await openFile(this.lab, this.path)).content;
+      const file = await openFile(this.lab, this.path);
+      content = file.content;
+      this.base = file.version;
     } catch (error) {
       // A file that does not exist yet can be written here: saving creates it.
       if (!(error instanceof FileEditorError && error.code === "not-found")) {
@@ -170,6 +177,7 @@ export class NwlFileEditor extends HTMLElement {
       }
       this.showError(error);
       content = "";
+      this.base = null;
     }
     this.saved = content;
     if (this.view) this.view.setContent(content);

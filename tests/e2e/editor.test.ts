@@ -117,11 +117,20 @@ describe("the file editor", () => {
     expect(await checkpoint.getAttribute("data-state"), output ?? "").toBe("passed");
     expect(output).toContain("lo is up in the container");
 
-    // Reload shows what the environment has: exactly the typed text (no final newline added), then the terminal's line.
+    // Changed from the terminal meanwhile: Save says so instead of undoing it; Reload (pressed twice: unsaved edits) shows it.
     await inTerminal(page, `echo '// edited in the terminal' >> ${CNI_CONFIG}`);
     await page.locator(`[data-nwl-open-file="${CNI_CONFIG}"]`).click();
+    await page.keyboard.press("Control+End");
+    await page.keyboard.type(" ");
+    await page.keyboard.press("Control+S");
+    await expect.poll(() => editor.getAttribute("data-error"), { timeout: 20_000 }).toBe("changed");
+    expect(await editor.locator("[data-testid=file-editor-error]").textContent()).toMatch(/changed in your lab environment since the editor opened it/);
     await editor.locator("[data-testid=file-editor-reload]").click();
+    expect(await editor.locator("[data-testid=file-editor-status]").textContent()).toMatch(/press Reload again to discard/);
+    await editor.locator("[data-testid=file-editor-reload]").click();
+    // Exactly the typed text (no final newline added), then the terminal's line.
     await expect.poll(() => editorText(page, CNI_CONFIG)).toBe(`${LOOPBACK}// edited in the terminal\n`);
+    expect(await editor.getAttribute("data-dirty")).toBeNull();
 
     expect(violations).toEqual([]);
     await context.close();
