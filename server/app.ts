@@ -12,6 +12,7 @@ import { Access, isLoopbackHostname, newToken, readTokenFile, validateReadersFil
 import type { ServerConfig } from "./config.ts";
 import type { DriverHealth, SessionDriver } from "./drivers/driver.ts";
 import { HostDriver } from "./drivers/host.ts";
+import { filesApiRoutes } from "./files-api.ts";
 import { labApiRoutes } from "./lab-api.ts";
 import { LabRuntime } from "./lab-runtime.ts";
 import type { LabCatalog } from "./labs.ts";
@@ -126,6 +127,7 @@ export async function createLabServer(config: ServerConfig, parts: LabServerPart
     createEnvironment: (lab) => (runtime?.lab(lab) ? runtime.createEnvironment(lab) : driver.createEnvironment(lab)),
   });
   const routes = runtime ? labApiRoutes(runtime) : undefined;
+  const fileRoutes = filesApiRoutes();
   const health = (): DriverHealth => driver.health();
   const metrics = createMetrics({
     sessions: () => sessions.sessionCount,
@@ -202,6 +204,7 @@ export async function createLabServer(config: ServerConfig, parts: LabServerPart
           return;
         }
         if (routes && (await routes(request, response, { sessions, reader, health, metrics }))) return;
+        if (await fileRoutes(request, response, { sessions, reader })) return;
         sendJson(response, 404, { error: "not-found", message: `no API route ${request.method} ${url.pathname}` });
         return;
       }

@@ -61,6 +61,23 @@ export interface ScriptResult {
   durationMs: number;
 }
 
+/** Why a file could not be read or written in an environment (server/drivers/environment-files.ts). */
+export type FileProblem = "not-found" | "folder-not-found" | "is-a-folder" | "not-a-file" | "no-access" | "ended" | "failed";
+
+export type FileReadResult =
+  | {
+      ok: true;
+      /** At most the maxBytes asked for. */
+      content: Buffer;
+      /** The file has more than maxBytes. */
+      truncated: boolean;
+      size: number;
+      mtimeMs?: number;
+    }
+  | { ok: false; problem: FileProblem; reason: string };
+
+export type FileWriteResult = { ok: true; size: number; mtimeMs?: number; created: boolean } | { ok: false; problem: FileProblem; reason: string };
+
 /** One reader's workspace for one lab; several terminals of a page share it. */
 export interface LabEnvironment {
   readonly id: string;
@@ -69,6 +86,13 @@ export interface LabEnvironment {
   openShell(request: ShellRequest): ShellProcess;
   /** Runs a script from a lab definition (never text from a browser) inside the environment. */
   runScript(script: string, options: { timeoutMs: number }): Promise<ScriptResult>;
+  /**
+   * Reads a file as the reader's shell would, where it runs (its file system
+   * and permissions, never the host's); `~` is the environment's HOME.
+   */
+  readFile(path: string, options: { maxBytes: number }): Promise<FileReadResult>;
+  /** Replaces a file's content (or creates it in an existing folder), as the reader's shell would. */
+  writeFile(path: string, content: Buffer): Promise<FileWriteResult>;
   /** Removes everything the environment created (processes, mounts, containers, images, files). */
   dispose(): Promise<void>;
 }

@@ -3,7 +3,7 @@
  * working directory per environment. No isolation; for a single reader on
  * their own lab VM, and for the terminal tests.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import { userInfo } from "node:os";
@@ -11,6 +11,7 @@ import path from "node:path";
 import { LocalPtyShell } from "../pty/local-pty-shell.ts";
 import { runScriptIn } from "./local-script.ts";
 import { PROMPT_MARKS } from "./shell-integration.ts";
+import { readFileThrough, writeFileThrough } from "./environment-files.ts";
 import type { DriverHealth, LabEnvironment, ScriptResult, SessionDriver } from "./driver.ts";
 
 export interface HostDriverOptions {
@@ -52,6 +53,12 @@ export function runBash(
   return runScriptIn(child, script, options);
 }
 
+/** Spawns a fixed program (through `wrap`, e.g. nsenter) as a script runs: its own process group, piped stdio, only `env`. */
+export function spawnIn(argv: string[], options: { cwd: string; env: Record<string, string>; wrap?: string[] }): ChildProcess {
+  const [file, ...args] = [...(options.wrap ?? []), ...argv];
+  return spawn(file!, args, { cwd: options.cwd, env: options.env, detached: true, stdio: ["pipe", "pipe", "pipe"] });
+}
+
 export class HostDriver implements SessionDriver {
   readonly kind = "host";
   /** Nothing shared to go down: the host driver is always healthy. */
@@ -79,11 +86,14 @@ export class HostDriver implements SessionDriver {
     const env = shellEnvironment({ HOME: workdir, NWL_LAB: lab, NWL_ENVIRONMENT: id });
     const { shell, maxScriptOutputBytes } = this.options;
     const environments = this.environments;
+    const spawnProgram = (argv: string[]) => spawnIn(argv, { cwd: workdir, env });
     const environment: LabEnvironment = {
       id,
       lab,
       openShell: (request) => new LocalPtyShell({ file: shell, args: ["-l"], env, cwd: workdir }, request, request),
       runScript: (script, { timeoutMs }) => runBash(script, { cwd: workdir, env, timeoutMs, maxOutputBytes: maxScriptOutputBytes }),
+      readFile: (file, { maxBytes }) => readFileThrough(spawnProgram, "bash", file, maxBytes),
+      writeFile: (file, content) => writeFileThrough(spawnProgram, "bash", file, content),
       dispose: async () => {
         environments.delete(environment);
         rmSync(workdir, { recursive: true, force: true });

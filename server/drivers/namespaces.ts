@@ -39,7 +39,8 @@ import { SYSTEM_CA_BUNDLE } from "../environment/pki.ts";
 import { cgroupMounts, destroyEnvironmentCgroups } from "../environment/cgroups.ts";
 import { LocalPtyShell } from "../pty/local-pty-shell.ts";
 import type { DriverHealth, LabEnvironment, ScriptResult, SessionDriver } from "./driver.ts";
-import { runBash, shellEnvironment } from "./host.ts";
+import { runBash, shellEnvironment, spawnIn } from "./host.ts";
+import { readFileThrough, writeFileThrough } from "./environment-files.ts";
 
 export interface NamespacesDriverOptions {
   /** Lab data dir (e.g. ".lab-data"): containerd state, images, registry, environments. */
@@ -380,6 +381,7 @@ export class NamespacesDriver implements SessionDriver {
     const removeNamespace = () => this.removeNamespace(infra, namespace, id);
     const alive = () => isRunning(holder.pid) && namespaceIds(holder.pid)?.mnt === holder.namespaces.mnt;
     let disposing: Promise<void> | undefined;
+    const spawnProgram = (argv: string[]) => spawnIn(argv, { cwd: home, env, wrap: enter });
 
     const environment: NamespacesEnvironment = {
       id,
@@ -396,6 +398,14 @@ export class NamespacesDriver implements SessionDriver {
       runScript: async (script, { timeoutMs }): Promise<ScriptResult> => {
         if (!alive()) return { exitCode: 125, output: `environment ${id} has ended`, timedOut: false, durationMs: 0 };
         return runBash(script, { cwd: home, env, timeoutMs, maxOutputBytes, wrap: enter });
+      },
+      readFile: async (file, { maxBytes }) => {
+        if (!alive()) return { ok: false, problem: "ended", reason: `environment ${id} has ended` };
+        return readFileThrough(spawnProgram, "bash", file, maxBytes);
+      },
+      writeFile: async (file, content) => {
+        if (!alive()) return { ok: false, problem: "ended", reason: `environment ${id} has ended` };
+        return writeFileThrough(spawnProgram, "bash", file, content);
       },
       dispose: () => {
         disposing ??= (async () => {

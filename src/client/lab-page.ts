@@ -13,6 +13,8 @@ import { NwlCheckpoint } from "./checkpoint-element.ts";
 import { NwlLabProgress } from "./progress-element.ts";
 import { labStore } from "./page-store.ts";
 import { installRunButtons, RUN_FINISHED, type RunFinishedDetail } from "./run.ts";
+// <nwl-file-editor> and <Open file> buttons (CodeMirror loads only when a file opens).
+import "./file-editor-element.ts";
 
 // Before any terminal connects: a token in the address is this page's access link.
 takeAccessLinkFromLocation();

@@ -86,6 +86,9 @@ export const TERMINAL_COMMAND = ["/usr/bin/script", "-qfec", SESSION_SHELL, "/de
  */
 export const SCRIPT_COMMAND = ["/bin/bash", "--norc", "-c", "exec 2>&1; exec /bin/bash --norc -s", "nwl-script"];
 
+/** bash inside: the environment's root has the host's /usr, and /bin where the host has one (a symlink on merged-/usr systems). */
+export const INSIDE_BASH = "/bin/bash";
+
 /** Inside, before the command: drop the fds enter.sh opened and start in /root. */
 const INSIDE_PRELUDE = 'exec 3<&- 4<&- 5<&- 6<&- 7<&- 8<&- 9<&- 10<&-; cd /root 2>/dev/null || cd /; exec "$@"';
 

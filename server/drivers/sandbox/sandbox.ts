@@ -38,10 +38,11 @@ import { MissingPrerequisitesError, findCommand } from "../../environment/prereq
 import { registryConfig, REGISTRY_ADDRESS, sessionHostsFile } from "../../environment/registry.ts";
 import { provisionSharedInfra } from "../../environment/shared-infra.ts";
 import { LocalPtyShell } from "../../pty/local-pty-shell.ts";
-import type { DriverHealth, LabEnvironment, ScriptResult, SessionDriver, ShellCommand, ShellProcess, ShellRequest } from "../driver.ts";
+import type { DriverHealth, FileReadResult, FileWriteResult, LabEnvironment, ScriptResult, SessionDriver, ShellCommand, ShellProcess, ShellRequest } from "../driver.ts";
 import { sandboxAvailability, type SandboxAvailability } from "./availability.ts";
 import { cgroupLayout, cgroupTreeProcesses, createEnvironmentCgroups, DEFAULT_LIMITS, destroyEnvironmentCgroups, type CgroupLayout, type EnvironmentCgroups, type SandboxLimits } from "../../environment/cgroups.ts";
-import { CONTAINERD_LOG, enterArgv, NAMESPACES, runInside, SANDBOX_PATH, sandboxEnvironment, TERMINAL_COMMAND, type EnterTarget, type HostTools, type NamespaceName } from "./enter.ts";
+import { readFileThrough, writeFileThrough } from "../environment-files.ts";
+import { CONTAINERD_LOG, enterArgv, INSIDE_BASH, NAMESPACES, runInside, SANDBOX_PATH, sandboxEnvironment, spawnInside, TERMINAL_COMMAND, type EnterTarget, type HostTools, type NamespaceName } from "./enter.ts";
 import { DEFAULT_SLOTS_DIR, processesInRange, RANGE_SIZE, SlotRegistry } from "./slots.ts";
 
 export const INIT_SCRIPT = readFileSync(new URL("./init.sh", import.meta.url), "utf8");
@@ -709,6 +710,19 @@ class SandboxEnvironmentImpl implements SandboxEnvironment {
     if (!this.alive()) return { exitCode: 125, output: `environment ${this.id} has ended`, timedOut: false, durationMs: 0 };
     return runInside(this.target, script, { env: this.env, tools: this.tools, timeoutMs, maxOutputBytes: this.maxOutputBytes });
   }
+
+  async readFile(file: string, { maxBytes }: { maxBytes: number }): Promise<FileReadResult> {
+    if (!this.alive()) return { ok: false, problem: "ended", reason: `environment ${this.id} has ended` };
+    return readFileThrough(this.spawnProgram, INSIDE_BASH, file, maxBytes);
+  }
+
+  async writeFile(file: string, content: Buffer): Promise<FileWriteResult> {
+    if (!this.alive()) return { ok: false, problem: "ended", reason: `environment ${this.id} has ended` };
+    return writeFileThrough(this.spawnProgram, INSIDE_BASH, file, content);
+  }
+
+  /** A fixed program of the server's, run inside as a script is (the reader's uid 0, its root, its namespaces and cgroups). */
+  private readonly spawnProgram = (argv: string[]) => spawnInside(this.target, argv, this.env, this.tools);
 
   dispose(): Promise<void> {
     this.disposing ??= (async () => {
