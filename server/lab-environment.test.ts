@@ -131,7 +131,7 @@ describe("a busy terminal", () => {
   it("marks commands with OSC 133 (C when one starts, D and A when the prompt is back)", async () => {
     const terminal = await ProtocolClient.connect(server.url, { lab: LAB });
     terminal.type("true\r");
-    await terminal.waitForText(/\x1b\]133;C\x07[\s\S]*\x1b\]133;D;0\x07\x1b\]133;A\x07/);
+    await terminal.waitForText(/\x1b\]133;C\x07[\s\S]*\x1b\]133;D;0\x07\x1b\]133;A\x07/, 10_000, { raw: true });
     await terminal.close();
   });
 

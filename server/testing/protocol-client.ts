@@ -140,10 +140,15 @@ export class ProtocolClient {
     this.chunks = [];
   }
 
-  /** Waits until the output (from its start, or since `from`) contains `text`. */
-  async waitForText(text: string | RegExp, timeoutMs = 10_000): Promise<string> {
-    const found = () => (typeof text === "string" ? this.text.includes(text) : text.test(this.text));
-    await this.until(found, timeoutMs, `output to contain ${String(text)}; got:\n${this.text.slice(-2000)}`);
+  /**
+   * Waits until the output contains `text`: the output without its OSC sequences
+   * (the shell's invisible prompt marks, which may sit at the start of a command's
+   * first line), or byte for byte with `raw`.
+   */
+  async waitForText(text: string | RegExp, timeoutMs = 10_000, options: { raw?: boolean } = {}): Promise<string> {
+    const output = () => (options.raw ? this.text : this.text.replace(/\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g, ""));
+    const found = () => (typeof text === "string" ? output().includes(text) : text.test(output()));
+    await this.until(found, timeoutMs, `output to contain ${String(text)}; got:\n${output().slice(-2000)}`);
     return this.text;
   }
 
