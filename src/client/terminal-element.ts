@@ -13,6 +13,7 @@ import { registerTerminal, TerminalUnavailable, type LabTerminal } from "./regis
 import { probeServer, unreachableAdvice } from "./server-probe.ts";
 import { SERVER_CHANGED, serverUrl } from "./settings.ts";
 import { tabStore } from "./storage.ts";
+import { TERMINAL_REVEAL } from "./pane-tabs.ts";
 import type { CloseCode } from "../../server/protocol.ts";
 
 // The close codes this element acts on, typed against protocol.ts (a type import: the
@@ -96,8 +97,9 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
   }
 
   async run(command: string): Promise<void> {
-    await this.start();
+    // Shown first (its tab, the drawer), so it starts at the size it will have.
     this.reveal(false);
+    await this.start();
     await this.view!.run(command);
   }
 
@@ -136,10 +138,22 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     return { cols: this.view?.term.cols ?? 0, rows: this.view?.term.rows ?? 0 };
   }
 
+  /** Asks the lab pane to show this terminal (its tab; the drawer opens). Never scrolls the page: the reader keeps their place. */
   reveal(focus = true): void {
-    const rect = this.getBoundingClientRect();
-    if (rect.top < 0 || rect.bottom > innerHeight) this.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    this.dispatchEvent(new CustomEvent(TERMINAL_REVEAL, { bubbles: true }));
     if (focus) this.view?.focus();
+  }
+
+  /** Input for the shell as if typed (the phone key bar's Esc, Tab, arrows and Ctrl+key). */
+  sendKeys(data: string): void {
+    this.view?.term.input(data, true);
+  }
+
+  /** Ends this terminal's shell for good (the reader closed its tab). */
+  end(): void {
+    this.view?.dispose();
+    this.view = undefined;
+    this.starting = undefined;
   }
 
   private async load(): Promise<void> {

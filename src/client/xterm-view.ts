@@ -10,6 +10,7 @@ import xtermCssUrl from "@xterm/xterm/css/xterm.css?url";
 import { TerminalConnection, type ConnectionStatus, type WelcomeInfo } from "./terminal-connection.ts";
 import { readClipboard, writeClipboard } from "./clipboard.ts";
 import { pageTheme, themeFor } from "./themes.ts";
+import { screenReaderMode } from "./lab-settings.ts";
 
 export interface TerminalViewOptions {
   host: HTMLElement;
@@ -76,6 +77,8 @@ export class TerminalView {
       macOptionIsMeta: true,
       // The reader's right click selects a word for the browser's own Copy menu item.
       rightClickSelectsWord: true,
+      // The reader's setting (lab pane menu); the pane switches running terminals too.
+      screenReaderMode: screenReaderMode(),
     });
     this.welcomed = new Promise((resolve) => (this.resolveWelcomed = resolve));
     this.connection = this.newConnection(options.environment);
