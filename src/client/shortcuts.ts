@@ -52,9 +52,10 @@ export function installShortcuts(content: HTMLElement, actions: ShortcutActions)
   content.addEventListener("focusin", (event) => (lastInText = event.target as HTMLElement));
 
   const steps = () => stepHeadings(content);
+  /** The current step's index; -1 above the first step (then n goes to the first, r and c act on it). */
   const currentIndex = (list: HTMLElement[]): number => {
     const line = innerHeight * 0.4;
-    let index = 0;
+    let index = -1;
     list.forEach((heading, i) => {
       if (heading.getBoundingClientRect().top <= line) index = i;
     });
@@ -72,13 +73,14 @@ export function installShortcuts(content: HTMLElement, actions: ShortcutActions)
   const act = (key: string): boolean => {
     const list = steps();
     if (!list.length) return false;
-    const index = currentIndex(list);
+    const current = currentIndex(list);
+    const index = Math.max(current, 0);
     switch (key) {
       case "n":
-        goTo(list[Math.min(index + 1, list.length - 1)]!);
+        goTo(list[Math.min(current + 1, list.length - 1)]!);
         return true;
       case "p":
-        goTo(list[Math.max(index - 1, 0)]!);
+        goTo(list[Math.max(current - 1, 0)]!);
         return true;
       case "r": {
         const runs = inStep<HTMLButtonElement>(content, list, index, "button[data-nwl-run]");
@@ -117,7 +119,7 @@ export function installShortcuts(content: HTMLElement, actions: ShortcutActions)
         if (event.key === "ArrowRight") actions.focusTerminal();
         else {
           const list = steps();
-          const target = lastInText?.isConnected ? lastInText : list[currentIndex(list)];
+          const target = lastInText?.isConnected ? lastInText : list[Math.max(currentIndex(list), 0)];
           if (target) focusQuietly(target);
         }
         return;
