@@ -42,6 +42,7 @@ export class LabPane {
   /** A pristine copy of a declared terminal, before it ran: the markup of every "+" shell. */
   private template: HTMLElement | undefined;
   private counter = 0;
+  private installed = false;
 
   constructor(root: HTMLElement) {
     this.root = root;
@@ -58,6 +59,7 @@ export class LabPane {
     onTabsChange(() => this.render());
     this.render();
     this.setOpen(browserStore.getItem(DRAWER_KEY) === "open");
+    this.installed = true;
     installPaneSplit(this.root, this.part("divider"));
     installKeyBar(this.part("keybar"), this.root, () => this.activeTerminal());
     this.root.addEventListener(TERMINAL_REVEAL, (event) => this.show(event.target as HTMLElement));
@@ -102,6 +104,8 @@ export class LabPane {
   setMaximized(maximized: boolean): void {
     this.root.toggleAttribute("data-maximized", maximized);
     this.root.querySelector('[data-action="maximize"]')?.setAttribute("aria-pressed", String(maximized));
+    // The text under a maximized pane is out of reach of Tab and screen readers until it is restored.
+    for (const covered of document.querySelectorAll(".nwl-lab-text, .nwl-lab-toc")) covered.toggleAttribute("inert", maximized);
     if (maximized) this.setOpen(true);
   }
 
@@ -174,8 +178,11 @@ export class LabPane {
       this.parts.delete(id);
     }
     for (const tab of paneTabs()) {
+      const added = !this.parts.has(tab.id);
       const parts = this.parts.get(tab.id) ?? this.createParts(tab);
       const selected = tab.id === active;
+      // A tab opened to be seen (a file from the page, a new shell) opens the drawer too.
+      if (added && selected && this.installed) this.setOpen(true);
       parts.button.setAttribute("aria-selected", String(selected));
       parts.button.tabIndex = selected ? 0 : -1;
       parts.panel.toggleAttribute("data-active", selected);
