@@ -160,6 +160,15 @@ describe("the lab pane on a wide screen", () => {
     await page.keyboard.press("Escape");
     await expect.poll(async () => (await page.locator(pane).boundingBox())!.x).toBe(normal.x);
 
+    // A reload brings the reader's shell back, to the same shell.
+    const session = await page.getAttribute(shell, "data-session");
+    await page.reload();
+    // (In a tab that is not the active one: there, not visible.)
+    await page.waitForSelector(`${shell}[data-state=connected]`, { timeout: 30_000, state: "attached" });
+    expect(await page.getAttribute(shell, "data-session")).toBe(session);
+    expect(await page.getAttribute(shell, "data-replay")).toBe("exact");
+    await waitForScreen(page, /^shared-42\s*$/m, "shell-2");
+
     await page.locator('[data-testid=lab-pane-tab-close]').click();
     await expect.poll(() => page.locator(shell).count()).toBe(0);
     expect(await page.locator('[data-testid=lab-pane-tab][data-tab="terminal:main"]').getAttribute("aria-selected")).toBe("true");
