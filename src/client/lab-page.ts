@@ -31,7 +31,7 @@ if (content && pane) {
   installTocTicks(content, (text) => pane.announce(text));
   installShortcuts(content, {
     focusTerminal: () => {
-      const terminal = pane.activeTerminal();
+      const terminal = pane.someTerminal();
       if (terminal) void terminal.start().then(() => terminal.reveal(true), () => {});
     },
     showHelp: () => pane.showShortcuts(),

@@ -76,6 +76,11 @@ export class LabPane {
     return tab?.kind === "terminal" ? (tab.element as PaneTerminal) : undefined;
   }
 
+  /** The active tab's terminal, or else the first terminal (a file may be the active tab). */
+  someTerminal(): PaneTerminal | undefined {
+    return this.activeTerminal() ?? (paneTabs().find((tab) => tab.kind === "terminal")?.element as PaneTerminal | undefined);
+  }
+
   /** Says something to screen readers (a polite live region in the pane). */
   announce(text: string): void {
     // Emptied first, so the same words said twice are said again.
