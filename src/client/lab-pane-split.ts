@@ -12,16 +12,18 @@ const MIN_PX = 320;
 /** The text keeps at least this much (24rem), besides Starlight's sidebar. */
 const TEXT_MIN_PX = 384;
 
-/** Where the text column starts: after Starlight's sidebar (a length in rem or px), or 0. */
-function textStart(): number {
+/** A length custom property of <html> in pixels (Starlight's are in rem). */
+function lengthOf(property: string): number {
   const style = getComputedStyle(document.documentElement);
-  const value = style.getPropertyValue("--sl-content-inline-start").trim();
+  const value = style.getPropertyValue(property).trim();
   const number = parseFloat(value) || 0;
   return value.endsWith("rem") ? number * (parseFloat(style.fontSize) || 16) : number;
 }
 
+/** As labs.css clamps --nwl-pane-inline: the text keeps its minimum besides Starlight's sidebar and a TOC column. */
 function bounds(): { min: number; max: number } {
-  return { min: MIN_PX, max: Math.max(MIN_PX, innerWidth - textStart() - TEXT_MIN_PX) };
+  const taken = lengthOf("--sl-content-inline-start") + lengthOf("--nwl-toc-inline");
+  return { min: MIN_PX, max: Math.max(MIN_PX, innerWidth - taken - TEXT_MIN_PX) };
 }
 
 export function installPaneSplit(pane: HTMLElement, divider: HTMLElement): void {

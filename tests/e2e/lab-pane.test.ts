@@ -252,6 +252,19 @@ describe("the lab pane on a wide screen", () => {
     expect(tick).toContain("✓");
     await page.keyboard.press("Escape");
 
+    // On a very wide screen the contents are a column between text and pane, with the same tick.
+    await page.setViewportSize({ width: 1920, height: 1080 });
+    const columnLink = page.locator('starlight-toc a[href="#step-1-one-nix-file-per-component"]');
+    await expect.poll(() => columnLink.isVisible()).toBe(true);
+    expect(await page.locator("mobile-starlight-toc summary").isVisible()).toBe(false);
+    expect(await columnLink.getAttribute("data-nwl-passed")).toBe("");
+    expect(await columnLink.locator("span").first().evaluate((span) => getComputedStyle(span, "::before").content)).toContain("✓");
+    expect(await page.locator("starlight-toc a[data-nwl-passed]").count()).toBe(1);
+    const columnBox = (await page.locator("starlight-toc").boundingBox())!;
+    const paneBox = (await page.locator(pane).boundingBox())!;
+    expect(columnBox.x + columnBox.width).toBeLessThanOrEqual(paneBox.x);
+    await page.setViewportSize({ width: 1600, height: 1000 });
+
     // c checks the step's checkpoint again.
     await page.locator("#step-1-one-nix-file-per-component").focus({});
     await page.keyboard.press("c");
