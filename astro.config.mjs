@@ -13,7 +13,13 @@ export default defineConfig({
       customCss: ["./src/styles/labs.css"],
       // Lab pages (frontmatter `lab`) get the lab runtime and context around their content.
       // Every page's footer credits the series (labs/<series>/series.yaml).
-      components: { MarkdownContent: "./src/components/LabContent.astro", Footer: "./src/components/SeriesFooter.astro" },
+      components: {
+        MarkdownContent: "./src/components/LabContent.astro",
+        Footer: "./src/components/SeriesFooter.astro",
+        // Lab pages: the lab pane in the right-hand column, the table of contents as the "On this page" bar.
+        TwoColumnContent: "./src/components/LabTwoColumnContent.astro",
+        PageSidebar: "./src/components/LabPageSidebar.astro",
+      },
       // Wrapped, so a long command is whole on screen, not under the Run button.
       expressiveCode: { plugins: [pluginRunButton()], defaultProps: { wrap: true } },
       sidebar: [

@@ -15,14 +15,32 @@ import { labStore } from "./page-store.ts";
 import { installRunButtons, RUN_FINISHED, type RunFinishedDetail } from "./run.ts";
 // <nwl-file-editor> and <Open file> buttons (CodeMirror loads only when a file opens).
 import "./file-editor-element.ts";
+import { installLabPane } from "./lab-pane.ts";
+import { installTocTicks } from "./toc-ticks.ts";
+import { installShortcuts } from "./shortcuts.ts";
 
 // Before any terminal connects: a token in the address is this page's access link.
 takeAccessLinkFromLocation();
+// Before the terminals are defined: the pane takes them from the text, so each starts once, in its place.
+const pane = installLabPane();
 define("nwl-terminal", NwlTerminal);
 define("nwl-server-settings", NwlServerSettings);
 define("nwl-checkpoint", NwlCheckpoint);
 define("nwl-lab-progress", NwlLabProgress);
 installRunButtons();
+
+const content = document.querySelector<HTMLElement>("nwl-lab .sl-markdown-content");
+if (content && pane) {
+  installTocTicks(content, (text) => pane.announce(text));
+  installShortcuts(content, {
+    focusTerminal: () => {
+      const terminal = pane.someTerminal();
+      if (terminal) void terminal.start().then(() => terminal.reveal(true), () => {});
+    },
+    showHelp: () => pane.showShortcuts(),
+    announce: (text) => pane.announce(text),
+  });
+}
 
 document.addEventListener(RUN_FINISHED, (event) => {
   const { check } = (event as CustomEvent<RunFinishedDetail>).detail;

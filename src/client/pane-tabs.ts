@@ -69,3 +69,11 @@ export function onTabsChange(listener: Listener): () => void {
   listeners.add(listener);
   return () => listeners.delete(listener);
 }
+
+/** The tab id of a terminal by its name (data-name). */
+export function terminalTabId(name: string): string {
+  return `terminal:${name}`;
+}
+
+/** Dispatched (bubbling) by a terminal that needs to be seen, e.g. for a Run: the pane shows its tab. */
+export const TERMINAL_REVEAL = "nwl:terminal-reveal";

@@ -14,7 +14,8 @@ import { registerTerminal, TerminalBusyError, TerminalUnavailable, type LabTermi
 import { probeServer, unreachableAdvice } from "./server-probe.ts";
 import { SERVER_CHANGED, serverUrl } from "./settings.ts";
 import { tabStore } from "./storage.ts";
-import { openExtraTerminal, rememberTemplate } from "./extra-terminals.ts";
+import { TERMINAL_REVEAL } from "./pane-tabs.ts";
+import { labPane } from "./lab-pane.ts";
 import "./terminal-busy.css";
 import type { CloseCode } from "../../server/protocol.ts";
 
@@ -74,11 +75,7 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     return this.dataset.lab || this.closest<HTMLElement>("[data-lab]")?.dataset.lab || "";
   }
 
-  /** Set on a terminal the reader opened: closes its tab in the lab pane. */
-  closeTab: (() => void) | undefined;
-
   connectedCallback(): void {
-    rememberTemplate(this, this.lab);
     this.unregister = registerTerminal(this);
     this.addEventListener("click", this.onClick);
     window.addEventListener(SERVER_CHANGED, this.onServerChanged);
@@ -100,14 +97,6 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     window.removeEventListener(ACCESS_CHANGED, this.onAccessChanged);
   }
 
-  /** Ends this terminal's shell for good and takes the terminal off the page (one the reader opened). */
-  close(): void {
-    this.view?.dispose();
-    this.view = undefined;
-    this.starting = undefined;
-    this.remove();
-  }
-
   /** Starts the terminal once; later calls wait for the same start. */
   start(): Promise<void> {
     this.starting ??= this.load().catch((error: Error) => {
@@ -127,8 +116,9 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
    * what runs and offers Stop.
    */
   async run(command: string): Promise<void> {
-    await this.start();
+    // Shown first (its tab, the drawer), so it starts at the size it will have.
     this.reveal(false);
+    await this.start();
     if (!this.view!.isConnected) await this.connectedWithin(RUN_CONNECT_TIMEOUT_MS);
     try {
       await this.view!.run(command);
@@ -166,11 +156,6 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
   /** The reader's Stop: Ctrl+C, then (if the program shrugs it off) the server kills it. */
   async stop(): Promise<void> {
     await this.view?.stop();
-  }
-
-  /** Input as if typed (the phone key bar, tests): sent to the shell as it is. */
-  sendKeys(data: string): void {
-    this.view?.sendInput(data);
   }
 
   /**
@@ -261,10 +246,22 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     return { cols: this.view?.term.cols ?? 0, rows: this.view?.term.rows ?? 0 };
   }
 
+  /** Asks the lab pane to show this terminal (its tab; the drawer opens). Never scrolls the page: the reader keeps their place. */
   reveal(focus = true): void {
-    const rect = this.getBoundingClientRect();
-    if (rect.top < 0 || rect.bottom > innerHeight) this.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    this.dispatchEvent(new CustomEvent(TERMINAL_REVEAL, { bubbles: true }));
     if (focus) this.view?.focus();
+  }
+
+  /** Input for the shell as if typed (the phone key bar's Esc, Tab, arrows and Ctrl+key). */
+  sendKeys(data: string): void {
+    this.view?.term.input(data, true);
+  }
+
+  /** Ends this terminal's shell for good (the reader closed its tab). */
+  end(): void {
+    this.view?.dispose();
+    this.view = undefined;
+    this.starting = undefined;
   }
 
   private async load(): Promise<void> {
@@ -392,8 +389,9 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     this.showBusy(this.busy);
     this.pendingRun = undefined;
     if (command === undefined) return;
-    const terminal = openExtraTerminal(this);
-    await terminal.run(command).catch(() => {});
+    // The pane's "+": another shell in the same environment, as a closable tab.
+    const terminal = labPane()?.newTerminal() as NwlTerminal | undefined;
+    await terminal?.run(command).catch(() => {});
   }
 
   private reconnect(): void {

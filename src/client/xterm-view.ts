@@ -13,6 +13,7 @@ import type { Activity } from "../../server/protocol.ts";
 import type { EnvironmentState } from "../../server/lab-api-protocol.ts";
 import { readClipboard, writeClipboard } from "./clipboard.ts";
 import { pageTheme, themeFor } from "./themes.ts";
+import { screenReaderMode } from "./lab-settings.ts";
 
 export interface TerminalViewOptions {
   host: HTMLElement;
@@ -87,6 +88,8 @@ export class TerminalView {
       macOptionIsMeta: true,
       // The reader's right click selects a word for the browser's own Copy menu item.
       rightClickSelectsWord: true,
+      // The reader's setting (lab pane menu); the pane switches running terminals too.
+      screenReaderMode: screenReaderMode(),
     });
     this.welcomed = new Promise((resolve) => (this.resolveWelcomed = resolve));
     this.connection = this.newConnection(options.environment);
