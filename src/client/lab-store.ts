@@ -73,9 +73,12 @@ export class LabStore {
   private snapshot: LabSnapshot;
   private readonly listeners = new Set<Listener>();
   private ensuring: Promise<EnvironmentState> | undefined;
+  /** Called after this store changed the environment (a check, a solve, a reset): other tabs of the browser ask again. */
+  private readonly changed: (() => void) | undefined;
 
-  constructor(options: { lab: string; order: readonly string[]; backend: LabBackend; memory: KeyValueStore }) {
+  constructor(options: { lab: string; order: readonly string[]; backend: LabBackend; memory: KeyValueStore; onChanged?: () => void }) {
     this.lab = options.lab;
+    this.changed = options.onChanged;
     this.backend = options.backend;
     this.memory = options.memory;
     const remembered = this.remembered();
@@ -260,6 +263,7 @@ export class LabStore {
       if (remembered) this.remember({ ...remembered, passed: [], previous: undefined });
       this.update({ previous: undefined });
       this.applyState(state);
+      this.changed?.();
     } catch (error) {
       this.update({ environmentStatus: "failed", environmentError: words(error) });
     } finally {
@@ -268,6 +272,12 @@ export class LabStore {
   }
 
   private showResult(id: string, result: CheckpointResult): CheckpointView {
+    // The environment's progress has this check now (the server recorded it): count it at once, and tell other tabs.
+    const state = this.snapshot.environment;
+    if (state?.environment) {
+      this.applyState({ ...state, progress: { ...state.progress, [id]: { passed: result.passed, at: Date.now() } } });
+      this.changed?.();
+    }
     return this.setCheckpoint(id, {
       status: result.passed ? "passed" : "failed",
       output: result.output,

@@ -9,6 +9,8 @@ import { SERVER_CHANGED, serverUrl } from "./settings.ts";
 import { browserStore } from "./storage.ts";
 
 const stores = new Map<string, LabStore>();
+/** Tabs of this browser tell each other when they changed an environment (a check, a solve, a reset): the others ask the server again. */
+const tabs = typeof BroadcastChannel === "undefined" ? undefined : new BroadcastChannel("nwl:lab");
 
 /** The lab's checkpoint ids in order, as the build wrote them on the page's <nwl-lab>. */
 function checkpointOrder(lab: string): string[] {
@@ -19,7 +21,14 @@ function checkpointOrder(lab: string): string[] {
 export function labStore(lab: string): LabStore {
   let store = stores.get(lab);
   if (!store || store.server !== serverUrl()) {
-    store = new LabStore({ lab, order: checkpointOrder(lab), backend: new LabApiClient(serverUrl(), lab), memory: browserStore });
+    const server = serverUrl();
+    store = new LabStore({
+      lab,
+      order: checkpointOrder(lab),
+      backend: new LabApiClient(server, lab),
+      memory: browserStore,
+      onChanged: () => tabs?.postMessage({ server, lab }),
+    });
     stores.set(lab, store);
     void store.refresh();
   }
@@ -40,10 +49,9 @@ export function subscribeLab(lab: string, listener: Parameters<LabStore["subscri
   };
 }
 
-// Another tab of this browser acted (its store remembers what it saw): ask the server again.
-window.addEventListener("storage", (event) => {
-  if (!event.key?.startsWith("nwl:lab:")) return;
-  for (const store of stores.values()) if (event.key === `nwl:lab:${store.server}:${store.lab}`) void store.refresh();
+// Another tab of this browser changed the environment: ask the server again.
+tabs?.addEventListener("message", (event: MessageEvent<{ server?: string; lab?: string }>) => {
+  for (const store of stores.values()) if (store.server === event.data.server && store.lab === event.data.lab) void store.refresh();
 });
 // Back to a tab after a while: the environment may have changed meanwhile (a reset elsewhere, a restart).
 document.addEventListener("visibilitychange", () => {

@@ -51,6 +51,7 @@ export class NwlLabProgress extends HTMLElement {
     this.dataset.total = String(total);
     this.dataset.complete = String(total > 0 && passed === total);
     this.dataset.environment = snapshot.environment?.environment ?? "";
+    this.dataset.environmentStatus = snapshot.environmentStatus;
     this.withPart("count", (el) => (el.textContent = `${passed} of ${total} checkpoints passed`));
     this.withPart("percent", (el) => (el.textContent = `${percent}%`));
     const bar = this.querySelector<HTMLProgressElement>("progress");

@@ -58,7 +58,8 @@ async function freshPage(token: string): Promise<Page> {
 /** A fresh environment for the test: the reader's Reset environment. */
 async function resetEnvironment(page: Page): Promise<void> {
   const progress = page.locator("[data-testid=lab-progress]");
-  await expect.poll(() => page.locator("[data-testid=lab-progress-reset]").isEnabled(), { timeout: 30_000 }).toBe(true);
+  await expect.poll(() => progress.getAttribute("data-environment-status"), { timeout: 30_000 }).toMatch(/none|ready/);
+  if ((await progress.getAttribute("data-environment-status")) === "none") return;
   page.once("dialog", (dialog) => void dialog.accept());
   await page.locator("[data-testid=lab-progress-reset]").click();
   await expect.poll(() => progress.getAttribute("data-passed"), { timeout: 60_000 }).toBe("0");
@@ -72,6 +73,7 @@ describe("a reader who strays", () => {
     const terminal = mainTerminal(page);
     await terminal.locator("[data-testid=terminal-start]").click().catch(() => {});
     await expect.poll(() => terminal.getAttribute("data-state"), { timeout: 60_000 }).toBe("connected");
+    await expect.poll(() => screen(terminal), { timeout: 30_000 }).toMatch(/[#$]$/);
     await terminal.locator(".xterm-helper-textarea").focus();
     await page.keyboard.type("echo hi");
     await runFor(page, "image-pulled").click();
@@ -88,12 +90,18 @@ describe("a reader who strays", () => {
     const terminal = mainTerminal(page);
     await terminal.locator("[data-testid=terminal-start]").click().catch(() => {});
     await expect.poll(() => terminal.getAttribute("data-state"), { timeout: 60_000 }).toBe("connected");
+    await expect.poll(() => screen(terminal), { timeout: 30_000 }).toMatch(/[#$]$/);
     await terminal.locator(".xterm-helper-textarea").focus();
     // As the series types it: no -d. sleep is PID 1 of the container and ignores Ctrl+C.
     await page.keyboard.type("ctr task start test");
     await page.keyboard.press("Enter");
-    await page.keyboard.press("Control+C");
+    await expect.poll(() => terminal.getAttribute("data-busy"), { timeout: 15_000 }).toBe("true");
+    // A program that holds the terminal for a while gets the busy bar, with its Stop, unasked.
     const busy = terminal.locator("[data-testid=terminal-busy]");
+    await busy.waitFor({ state: "visible", timeout: 10_000 });
+    await page.keyboard.press("Control+C");
+    await page.waitForTimeout(1000);
+    expect(await terminal.getAttribute("data-busy"), "Ctrl+C does not end the attached task").toBe("true");
     // A Run now would type into ctr: it is refused, and the page says what runs and how out.
     await runFor(page, "task-running").click();
     await busy.waitFor({ state: "visible", timeout: 10_000 });
