@@ -39,14 +39,14 @@ const PROJECT_DIR = path.resolve(import.meta.dirname, "..");
 
 /**
  * Wrong turns a reader plausibly takes, per lab. After solving every checkpoint
- * up to `after`, the reader types `wrong`; then each check of `expect` fails and
+ * up to `after` (none when it is absent), the reader types `wrong`; then each check of `expect` fails and
  * its message contains `says`. `fix` is what the first of them tells the reader
  * to type, line for line (asserted), and once it is typed every check of
  * `passes` passes.
  */
 interface Detour {
   name: string;
-  after: string;
+  after?: string;
   wrong: string;
   expect: { checkpoint: string; says: string[] }[];
   fix: string[];
@@ -56,6 +56,29 @@ interface Detour {
 const ALPINE = "docker.io/library/alpine:latest";
 const DETOURS: Record<string, Detour[]> = {
   "k8s-nix-way-part-1": [
+    {
+      name: "the k8s files made, but not added to git",
+      wrong: "mkdir -p ~/k8s && cd ~/k8s && echo '{ ... }: { imports = [ ./etcd.nix ./containerd.nix ]; }' > default.nix && for f in lib etcd containerd; do echo '{ }' > $f.nix; done && cd ~ && git init -q .",
+      expect: [{ checkpoint: "nix-layout", says: ["git does not track these yet", "~/k8s/etcd.nix"] }],
+      fix: ["cd ~ && git add k8s"],
+      passes: ["nix-layout"],
+    },
+    {
+      name: "etcd started without --advertise-client-urls (it exits at once)",
+      after: "nix-layout",
+      wrong: "etcd --name part-1 --data-dir ~/etcd-data --listen-client-urls 'http://[::1]:2379' > ~/etcd.log 2>&1",
+      expect: [{ checkpoint: "etcd-healthy", says: ["nothing listens on port 2379", "--advertise-client-urls is required"] }],
+      fix: [],
+      passes: [],
+    },
+    {
+      name: "the loopback config written before the failure was seen",
+      after: "containerd-reachable",
+      wrong: `ctr image pull docker.io/library/busybox:latest && echo '{"cniVersion":"1.0.0","name":"lo","plugins":[{"type":"loopback"}]}' > /etc/cni/net.d/10-loopback.conflist`,
+      expect: [{ checkpoint: "cni-failure-reproduced", says: ["the failure needs it empty"] }],
+      fix: ["mkdir -p ~/cni-aside && mv /etc/cni/net.d/* ~/cni-aside/", "ctr run --cni docker.io/library/busybox:latest cni-test sleep 30"],
+      passes: ["cni-failure-reproduced"],
+    },
     {
       name: "a typo in sleep 2000 (created, never started)",
       after: "image-pulled",
@@ -215,7 +238,8 @@ async function testLab(runtime: LabRuntime, driver: NamespacesDriver | SandboxDr
 }
 
 /** Solves every checkpoint of the lab up to and including `last`, in order; the failure, if any. */
-async function solveUpTo(runtime: LabRuntime, lab: LoadedLab, environment: LabEnvironment, last: string): Promise<string | undefined> {
+async function solveUpTo(runtime: LabRuntime, lab: LoadedLab, environment: LabEnvironment, last: string | undefined): Promise<string | undefined> {
+  if (last === undefined) return undefined;
   for (const checkpoint of lab.definition.checkpoints) {
     await runtime.solve(lab.definition.id, checkpoint.id, environment);
     const result = await runtime.check(lab.definition.id, checkpoint.id, environment);

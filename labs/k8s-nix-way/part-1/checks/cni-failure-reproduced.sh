@@ -4,8 +4,11 @@
 image=docker.io/library/busybox:latest
 if [ -n "$(ls -A /etc/cni/net.d)" ]; then
   echo "/etc/cni/net.d is not empty ($(ls -A /etc/cni/net.d | tr '\n' ' ' | sed 's/ $//')): the failure needs it empty."
-  echo "Already fixed it? To see the failure first, move the files aside for now and put them back in Step 6:"
+  echo "Already fixed it? To see the failure first, move the files aside for now (put them back in Step 6), then run the series' container:"
   echo "  mkdir -p ~/cni-aside && mv /etc/cni/net.d/* ~/cni-aside/"
+  ctr images ls -q | grep -qx "$image" || echo "  ctr image pull $image"
+  ctr containers info cni-test >/dev/null 2>&1 && echo "  ctr task rm -f cni-test; ctr container rm cni-test"
+  echo "  ctr run --cni $image cni-test sleep 30"
   exit 1
 fi
 if ! ctr images ls -q | grep -qx "$image"; then

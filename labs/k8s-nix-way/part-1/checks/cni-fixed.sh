@@ -7,9 +7,9 @@ if [ -z "$first" ]; then
   exit 1
 fi
 echo "ctr uses /etc/cni/net.d/$first (the first in sort order)."
-others=$(grep -o '"type"[[:space:]]*:[[:space:]]*"[^"]*"' "/etc/cni/net.d/$first" | sed 's/.*"\([^"]*\)"$/\1/' | grep -vx loopback | sort -u | tr '\n' ' ')
+others=$(grep -o '"type"[[:space:]]*:[[:space:]]*"[^"]*"' "/etc/cni/net.d/$first" | sed 's/.*"\([^"]*\)"$/\1/' | grep -vx loopback | sort -u | tr "\n" " " | sed "s/ \(.\)/, \1/g")
 if [ -n "$others" ]; then
-  echo "This part's fix is the loopback plugin alone; $first also uses: ${others% }."
+  echo "This part's fix is the loopback plugin alone, and $first uses other plugins: ${others% }."
   echo "Write the loopback-only config of Step 6, and make it the first file (or move $first out of /etc/cni/net.d)."
   exit 1
 fi

@@ -6,8 +6,10 @@ if ! etcdctl --endpoints "$endpoint" --dial-timeout 1s --command-timeout 2s endp
   listening=$(ss -Hltn 'sport = :2379' 2>/dev/null | awk '{ print $4 }' | tr '\n' ' ')
   if [ -z "$listening" ]; then
     echo "No etcd answers on $endpoint: nothing listens on port 2379."
-    # etcd 3.4 logs a fatal error as a line with " C | " (capnslog, its default format).
-    fatal=$(grep -a -m1 ' C | ' "$HOME/etcd.log" 2>/dev/null | sed -e 's/^.* C | //' -e "s|$HOME|~|g")
+    # etcd 3.4 logs errors as lines with " C | " (fatal) or " E | " (capnslog, its default format).
+    fatal=$(grep -a ' C | ' "$HOME/etcd.log" 2>/dev/null | tail -n 1)
+    [ -n "$fatal" ] || fatal=$(grep -a -m1 ' E | ' "$HOME/etcd.log" 2>/dev/null)
+    fatal=$(sed -e 's/^.* [CE] | //' -e "s|$HOME|~|g" <<<"$fatal")
     [ -n "$fatal" ] && echo "~/etcd.log says etcd stopped: $fatal"
     echo "Start etcd as in Step 2 (the command ending in '> ~/etcd.log 2>&1 &'), wait until 'endpoint health' says healthy, then check again."
   elif ! grep -qF '[::1]:2379' <<<"$listening"; then

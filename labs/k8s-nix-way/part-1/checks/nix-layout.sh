@@ -14,8 +14,10 @@ fi
 for imported in ./etcd.nix ./containerd.nix; do
   grep -qF "$imported" k8s/default.nix || { echo "~/k8s/default.nix does not import $imported: only default.nix of a folder is applied, so list it in its imports."; exit 1; }
 done
-# Wherever the repository is (~, as the page does it, or ~/k8s itself), its index is what a flake sees.
-if ! untracked=$(git -C k8s ls-files --others --exclude-standard . 2>/dev/null); then
+# The repository is the reader's: in ~ (as the page does it) or ~/k8s itself; its index is what a
+# flake sees. (A repository further up is not theirs: under some drivers ~ lies inside the server's folders.)
+top=$(git -C k8s rev-parse --show-toplevel 2>/dev/null)
+if [ "$top" != "$HOME" ] && [ "$top" != "$HOME/k8s" ] || ! untracked=$(git -C k8s ls-files --others --exclude-standard . 2>/dev/null); then
   echo "~/k8s is not in a git repository yet, so a flake would not see any of it."
   echo "Make one in your home and track the folder: cd ~ && git init -q . && git add k8s"
   exit 1
