@@ -1,7 +1,7 @@
 # Passes when ~/pki holds a CA, and an etcd server certificate it signed, whose SAN
 # covers localhost and ::1 and whose key is etcd-key.pem.
 # openssl's own errors (library codes) stay out of the messages: they say what is wrong in words.
-cd "$HOME/pki" 2>/dev/null || { echo "There is no ~/pki folder yet: make it and the certificates as in Step 3 (mkdir -p ~/pki && cd ~/pki, then the openssl commands)."; exit 1; }
+cd "$HOME/pki" 2>/dev/null || { echo "No pki folder in your home (~/pki) yet: make it and the certificates as in Step 3 (mkdir -p ~/pki && cd ~/pki, then the openssl commands)."; exit 1; }
 missing=""
 for file in ca.pem etcd.pem etcd-key.pem; do
   [ -s "$file" ] || missing="$missing ~/pki/$file"
