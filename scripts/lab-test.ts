@@ -6,11 +6,12 @@
  * environment is disposed and nothing may be left (containerd namespace or
  * cgroups, processes, mounts, files). Every check's output is written for a
  * reader: not empty when it fails, no raw JSON, no path of the host (the data
- * dir, the project's folder). Then each detour of the lab (a plausible wrong
- * step, e.g. a typo in `sleep 2000`) runs in a fresh environment: the check
- * must fail, say how to get back on track, and pass once the reader types
- * exactly what it said. Needs root and the Debian packages the driver names
- * when they are missing.
+ * dir, the project's folder), in a new environment as well as before and
+ * after its step. Then each detour of the lab (a plausible wrong step, e.g. a
+ * typo in `sleep 2000`) runs in a fresh environment: the check must fail, say
+ * how to get back on track, and pass once the reader types exactly what it
+ * said. Needs root and the Debian packages the driver names when they are
+ * missing.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -200,6 +201,17 @@ async function testLab(runtime: LabRuntime, driver: NamespacesDriver | SandboxDr
   const where = driver instanceof SandboxDriver ? `sandbox, uid ${(environment as SandboxEnvironment).record.base} on the host` : `containerd namespace ${(environment as NamespacesEnvironment).namespace}`;
   console.log(`  environment ${environment.id} started in ${startMs} ms (${where})`);
   try {
+    // Every check in the new environment, before any step: each fails, in words for a reader.
+    const fresh: string[] = [];
+    for (const checkpoint of lab.definition.checkpoints) {
+      const result = await runtime.check(id, checkpoint.id, environment);
+      const problems = [...(result.passed ? ["passed"] : []), ...unreadable(result.output, { failed: !result.passed, hostPaths })];
+      if (!problems.length) continue;
+      fresh.push(checkpoint.id);
+      failures.push(`${id}/${checkpoint.id}: in a new environment, ${problems.join("; ")}`);
+      console.log(`  FAIL ${checkpoint.id} in a new environment: ${problems.join("; ")}\n${indent(result.output)}`);
+    }
+    console.log(`  ${fresh.length ? "FAIL" : "ok  "} every check fails in a new environment, in words for a reader`);
     for (const checkpoint of lab.definition.checkpoints) {
       const before = await runtime.check(id, checkpoint.id, environment);
       const solve = await runtime.solve(id, checkpoint.id, environment);
