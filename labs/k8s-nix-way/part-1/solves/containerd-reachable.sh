@@ -1,1 +1,1 @@
-ctr version | tee containerd-version.txt
+ctr version | tee ~/containerd-version.txt
