@@ -177,3 +177,28 @@ describe("a restart of the lab server", () => {
     await page.context().close();
   });
 });
+
+describe("a lab server that stops", () => {
+  it("fails Run and Check within seconds, in words saying what to do", { timeout: 120_000 }, async () => {
+    const page = await freshPage(server.token);
+    const terminal = mainTerminal(page);
+    await terminal.locator("[data-testid=terminal-start]").click();
+    await expect.poll(() => terminal.getAttribute("data-state"), { timeout: 60_000 }).toBe("connected");
+    await server.stop();
+
+    const check = checkpoint(page, "nix-layout");
+    let started = Date.now();
+    await check.locator("[data-testid=checkpoint-check]").click();
+    expect(await stateOf(check, 5000, /checking|unchecked/)).toBe("error");
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(await check.locator("[data-testid=checkpoint-output]").textContent()).toMatch(/No lab server is answering|did not answer/);
+
+    const run = page.locator("[data-testid=run-button]").first();
+    started = Date.now();
+    await run.click();
+    await expect.poll(() => run.getAttribute("data-state"), { timeout: 8000, interval: 100 }).toBe("error");
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect(await page.locator("[data-testid=run-error]").first().textContent()).toMatch(/No lab server is answering/);
+    await page.context().close();
+  });
+});

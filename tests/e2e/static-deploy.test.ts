@@ -91,4 +91,19 @@ describe("the site on a static host", () => {
     expect(await checkpoint.locator("[data-testid=checkpoint-result]").textContent()).toBe("Could not check");
     await context.close();
   });
+
+  it("answers a Run within 5 s, in words under its block, when no lab server is there", { timeout: 60_000 }, async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(new URL("labs/part-1/", staticUrl).toString());
+    const run = page.locator("[data-testid=run-button]").first();
+    const started = Date.now();
+    await run.click();
+    await expect.poll(() => run.getAttribute("data-state"), { timeout: 5000, interval: 100 }).toBe("error");
+    expect(Date.now() - started).toBeLessThan(5000);
+    const note = page.locator("[data-testid=run-error]").first();
+    expect(await note.isVisible()).toBe(true);
+    expect(await note.textContent()).toContain(`No lab server is answering at ${staticUrl}`);
+    await context.close();
+  });
 });
