@@ -6,40 +6,16 @@
  * editor). Files over the limit, missing files and the theme switch, all
  * with no Content-Security-Policy violation.
  */
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, readerUrl, startMainCommand, type MainCommand } from "./harness.ts";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { readerUrl, useServerAndBrowser, watchViolations, themeBackgrounds } from "./harness.ts";
 
-let server: MainCommand;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await startMainCommand();
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const lab = useServerAndBrowser();
 
 const CNI_CONFIG = "/etc/cni/net.d/10-loopback.conflist";
 const BRIDGE = '{"cniVersion":"1.0.0","name":"lo","plugins":[{"type":"bridge"}]}';
 const LOOPBACK = '{"cniVersion":"1.0.0","name":"lo","plugins":[{"type":"loopback"}]}';
 
-/** Every CSP violation the page reports, from the moment it starts loading (as tests/e2e/security-headers.test.ts). */
-async function watchViolations(page: Page): Promise<string[]> {
-  const violations: string[] = [];
-  await page.exposeFunction("__reportViolation", (text: string) => violations.push(text));
-  await page.addInitScript(() => {
-    document.addEventListener("securitypolicyviolation", (event) => {
-      (window as unknown as { __reportViolation(text: string): void }).__reportViolation(`${event.violatedDirective} blocked ${event.blockedURI || "inline"} (${event.sourceFile}:${event.lineNumber})`);
-    });
-  });
-  page.on("console", (message) => {
-    if (message.type() === "error" && /Content Security Policy/.test(message.text())) violations.push(message.text());
-  });
-  return violations;
-}
 
 /** Types a command into the page's main terminal, as a Run button does, and waits until it has settled. */
 async function inTerminal(page: Page, command: string): Promise<void> {
@@ -73,11 +49,11 @@ const editorText = (page: Page, file: string) =>
 
 describe("the file editor", () => {
   it("opens a file made in the terminal, saves the reader's edit, and the next check sees it; no CSP violation", { timeout: 240_000 }, async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await lab.browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     const violations = await watchViolations(page);
     page.on("pageerror", (error) => console.error("page error:", error.message));
-    await page.goto(readerUrl(server));
+    await page.goto(readerUrl(lab.server));
     expect(await page.locator("script[src*=file-editor-view], link[href*=file-editor-view]").count()).toBe(0);
 
     // What cni-fixed needs besides the config: the image pulled (Part 1's earlier step), and a config to fix.
@@ -137,10 +113,10 @@ describe("the file editor", () => {
   });
 
   it("says why a file does not open (too big), creates a missing one on save, highlights Nix and YAML, and follows the theme", { timeout: 180_000 }, async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await lab.browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     const violations = await watchViolations(page);
-    await page.goto(readerUrl(server));
+    await page.goto(readerUrl(lab.server));
     await page.locator('nwl-terminal[data-name="main"] [data-testid=terminal-start]').click();
     await inTerminal(page, "head -c 1100000 /dev/zero | tr '\\0' a > ~/big.txt; mkdir -p ~/k8s; rm -f ~/k8s/new.nix; printf '{ ... }:\\n{\\n  imports = [ ./etcd.nix ]; # the parts\\n}\\n' > ~/k8s/default.nix; printf 'kind: Pod\\nspec:\\n  replicas: 3 # one\\n' > ~/pod.yaml");
 
@@ -178,23 +154,18 @@ describe("the file editor", () => {
 
     await openInEditor(page, "~/k8s/default.nix");
     const background = () => nix.locator(".cm-editor").evaluate((element) => getComputedStyle(element).backgroundColor);
-    const select = page.locator("starlight-theme-select select").first();
-    await select.selectOption("dark");
-    await expect.poll(background).not.toBe("");
-    const dark = await background();
-    await select.selectOption("light");
-    await expect.poll(background).not.toBe(dark);
+    const { dark, light } = await themeBackgrounds(page, background);
     const channels = (color: string) => (color.match(/\d+/g) ?? []).slice(0, 3).map(Number);
-    expect(Math.min(...channels(await background()))).toBeGreaterThan(Math.max(...channels(dark)));
+    expect(Math.min(...channels(light))).toBeGreaterThan(Math.max(...channels(dark)));
 
     expect(violations).toEqual([]);
     await context.close();
   });
 
   it("with no lab server, says so within seconds instead of spinning", { timeout: 60_000 }, async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await lab.browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
-    await page.goto(readerUrl(server));
+    await page.goto(readerUrl(lab.server));
     // The page's lab server is now an address where nothing listens.
     await page.evaluate(() => localStorage.setItem("nwl:server-url", "http://127.0.0.1:9/"));
     await page.reload();

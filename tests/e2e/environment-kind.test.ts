@@ -3,27 +3,17 @@
  * server runs (its default, the sandbox here) is marked as theirs, and the
  * terminal agrees: inside, the reader is root in a user namespace of its own.
  */
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, readerUrl, startMainCommand, type MainCommand } from "./harness.ts";
 
-let server: MainCommand;
-let browser: Browser;
+import { describe, expect, it } from "vitest";
+import { readerUrl, useServerAndBrowser } from "./harness.ts";
 
-beforeAll(async () => {
-  server = await startMainCommand();
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const lab = useServerAndBrowser();
 
 describe("the page names the reader's environment", () => {
   it("marks the sandbox as the reader's, and the shell inside is root in a user namespace of its own", async () => {
-    expect(server.output()).toMatch(/^driver: sandbox: /m);
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    await page.goto(readerUrl(server));
+    expect(lab.server.output()).toMatch(/^driver: sandbox: /m);
+    const page = await lab.browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(readerUrl(lab.server));
     const kinds = page.locator("[data-testid=environment-kind]");
     await expect.poll(() => kinds.getAttribute("data-current"), { timeout: 10_000 }).toBe("sandbox");
     expect(await page.locator("[data-testid=environment-kind-sandbox]").getAttribute("data-yours")).not.toBeNull();

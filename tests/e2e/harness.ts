@@ -11,7 +11,8 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, expect } from "vitest";
 
 export const CHROMIUM = process.env.NWL_CHROMIUM ?? "/usr/bin/chromium";
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -167,4 +168,58 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * The main command and a browser for a whole test file, started before its
+ * tests and stopped after: `const lab = useServerAndBrowser();` then
+ * `lab.server`, `lab.browser` inside the tests.
+ */
+export function useServerAndBrowser(args: string[] = []): { readonly server: MainCommand; readonly browser: Browser } {
+  let server: MainCommand | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    server = await startMainCommand(args);
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+  return {
+    get server() {
+      if (!server) throw new Error("the lab server is not started yet (use it inside a test)");
+      return server;
+    },
+    get browser() {
+      if (!browser) throw new Error("the browser is not started yet (use it inside a test)");
+      return browser;
+    },
+  };
+}
+
+/** Every Content-Security-Policy violation the page reports, from the moment it starts loading. */
+export async function watchViolations(page: Page): Promise<string[]> {
+  const violations: string[] = [];
+  await page.exposeFunction("__reportViolation", (text: string) => violations.push(text));
+  await page.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (event) => {
+      (window as unknown as { __reportViolation(text: string): void }).__reportViolation(`${event.violatedDirective} blocked ${event.blockedURI || "inline"} (${event.sourceFile}:${event.lineNumber})`);
+    });
+  });
+  page.on("console", (message) => {
+    if (message.type() === "error" && /Content Security Policy/.test(message.text())) violations.push(message.text());
+  });
+  return violations;
+}
+
+/** Switches Starlight's theme to dark, then light, and gives what `background` read under each. */
+export async function themeBackgrounds(page: Page, background: () => Promise<string>): Promise<{ dark: string; light: string }> {
+  const select = page.locator("starlight-theme-select select").first();
+  await select.selectOption("dark");
+  await expect.poll(background).not.toBe("");
+  const dark = await background();
+  await select.selectOption("light");
+  await expect.poll(background).not.toBe(dark);
+  return { dark, light: await background() };
 }

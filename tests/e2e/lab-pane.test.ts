@@ -5,31 +5,21 @@
  * environment, maximize, the drawer and its key bar on a phone, ticks in the
  * table of contents, keyboard shortcuts, screen reader mode and ARIA tabs.
  */
-import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, readerUrl, startMainCommand, type MainCommand } from "./harness.ts";
+import type { BrowserContext, Page } from "playwright-core";
+import { afterEach, describe, expect, it } from "vitest";
+import { readerUrl, useServerAndBrowser } from "./harness.ts";
 
-let server: MainCommand;
-let browser: Browser;
+const lab = useServerAndBrowser();
 let context: BrowserContext;
-
-beforeAll(async () => {
-  server = await startMainCommand();
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
 afterEach(async () => {
   await context?.close();
 });
 
 async function openPart1(viewport: { width: number; height: number }): Promise<Page> {
-  context = await browser.newContext({ viewport });
+  context = await lab.browser.newContext({ viewport });
   const page = await context.newPage();
   page.on("pageerror", (error) => console.error("page error:", error.message));
-  await page.goto(readerUrl(server));
+  await page.goto(readerUrl(lab.server));
   return page;
 }
 

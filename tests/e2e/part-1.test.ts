@@ -4,28 +4,17 @@
  * in page order, every checkpoint checked as it comes, all passing; progress
  * at 100% and still there after a reload.
  */
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, readerUrl, startMainCommand, type MainCommand } from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { readerUrl, useServerAndBrowser } from "./harness.ts";
 
-let server: MainCommand;
-let browser: Browser;
-
-beforeAll(async () => {
-  server = await startMainCommand();
-  browser = await launchBrowser();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const lab = useServerAndBrowser();
 
 describe("Part 1 in the browser", () => {
   it("passes every checkpoint by Run and Check, and keeps the progress across a reload", { timeout: 300_000 }, async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await lab.browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     page.on("pageerror", (error) => console.error("page error:", error.message));
-    await page.goto(readerUrl(server));
+    await page.goto(readerUrl(lab.server));
 
     const total = Number(await page.getAttribute("[data-testid=lab-progress]", "data-total"));
     expect(total).toBeGreaterThanOrEqual(13);
@@ -77,9 +66,9 @@ describe("Part 1 in the browser", () => {
   });
 
   it("shows a failed check's output and hint, then passes after the step; a reset of the environment forgets the progress", { timeout: 120_000 }, async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const context = await lab.browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
-    await page.goto(readerUrl(server));
+    await page.goto(readerUrl(lab.server));
     const checkpoint = page.locator('[data-testid=checkpoint][data-checkpoint-id="nix-layout"]');
     // The reader's environment for the lab is the one the test above completed (one per reader and lab,
     // in every tab): it shows as passed, until the reader resets the environment.

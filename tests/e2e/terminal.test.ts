@@ -5,7 +5,7 @@
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, readerUrl, startMainCommand, startTcpProxy, type MainCommand } from "./harness.ts";
+import { launchBrowser, readerUrl, startMainCommand, startTcpProxy, type MainCommand, themeBackgrounds } from "./harness.ts";
 import { hostPid, PROCESS_IDENTITY, processAlive, waitUntil } from "../../server/testing/lab-server.ts";
 
 let server: MainCommand;
@@ -142,13 +142,7 @@ describe("the Part 1 page's terminal", () => {
     const page = await openPart1();
     await startTerminal(page);
     const background = () => page.locator(`${terminal()} .xterm-scrollable-element`).first().evaluate((element) => getComputedStyle(element).backgroundColor);
-    const select = page.locator("starlight-theme-select select").first();
-    await select.selectOption("dark");
-    await expect.poll(background).not.toBe("");
-    const dark = await background();
-    await select.selectOption("light");
-    await expect.poll(background).not.toBe(dark);
-    const light = await background();
+    const { dark, light } = await themeBackgrounds(page, background);
     // Light means a light background: every channel well above the dark one.
     const channels = (color: string) => (color.match(/\d+/g) ?? []).slice(0, 3).map(Number);
     expect(Math.min(...channels(light))).toBeGreaterThan(Math.max(...channels(dark)));
