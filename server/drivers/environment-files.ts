@@ -11,6 +11,7 @@
  * ("SIZE MTIME_SECONDS") before the content, so the server tells "no such
  * file" from "permission denied" without parsing messages.
  */
+import { superviseChild } from "./local-script.ts";
 import type { ChildProcess } from "node:child_process";
 import type { FileProblem, FileReadResult, FileWriteResult } from "./driver.ts";
 
@@ -84,44 +85,20 @@ interface Collected {
 }
 
 /** Runs a spawned program (detached, piped stdio) to its end, stdout bounded by maxStdout, killed with its group at the timeout. */
-function collect(child: ChildProcess, stdin: Buffer | undefined, maxStdout: number, timeoutMs: number): Promise<Collected> {
-  return new Promise((resolve) => {
-    const out: Buffer[] = [];
-    let outSize = 0;
-    let err = "";
-    child.stdout!.on("data", (chunk: Buffer) => {
-      if (outSize >= maxStdout) return;
-      out.push(chunk.subarray(0, maxStdout - outSize));
-      outSize += chunk.byteLength;
-    });
-    child.stderr!.on("data", (chunk: Buffer) => {
-      if (err.length < MAX_STDERR_BYTES) err += chunk.toString("utf8").slice(0, MAX_STDERR_BYTES - err.length);
-    });
-    // A program that exits before reading all of stdin (a refusal) closes the pipe: not an error.
-    child.stdin!.on("error", () => {});
-    child.stdin!.end(stdin ?? Buffer.alloc(0));
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }, timeoutMs);
-    let done = false;
-    const finish = (code: number) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out), stderr: err, timedOut });
-    };
-    child.on("error", (error) => {
-      err += String(error);
-      finish(127);
-    });
-    child.on("close", (code, signal) => finish(code ?? (signal ? 137 : 1)));
+async function collect(child: ChildProcess, stdin: Buffer | undefined, maxStdout: number, timeoutMs: number): Promise<Collected> {
+  const out: Buffer[] = [];
+  let outSize = 0;
+  let err = "";
+  child.stdout!.on("data", (chunk: Buffer) => {
+    if (outSize >= maxStdout) return;
+    out.push(chunk.subarray(0, maxStdout - outSize));
+    outSize += chunk.byteLength;
   });
+  child.stderr!.on("data", (chunk: Buffer) => {
+    if (err.length < MAX_STDERR_BYTES) err += chunk.toString("utf8").slice(0, MAX_STDERR_BYTES - err.length);
+  });
+  const { exitCode, timedOut, error } = await superviseChild(child, stdin ?? Buffer.alloc(0), timeoutMs);
+  return { code: exitCode, stdout: Buffer.concat(out), stderr: err + (error ?? ""), timedOut };
 }
 
 /** The last part of a tool's message ("…: Permission denied" → "Permission denied"), without the path it named. */
