@@ -27,7 +27,9 @@ export const LimitsSchema = z
     coalesceMs: z.number().int().min(0).max(50).default(4).describe("Output is gathered this long into one frame, unless input just arrived"),
     graceMs: ms.default(10 * 60 * 1000).describe("How long a session outlives its dropped connection"),
     leaveGraceMs: ms.default(10_000).describe("How long a session outlives a page that said it was leaving (closed or reloaded)"),
-    environmentGraceMs: ms.default(60 * 1000).describe("How long a lab environment outlives its last session"),
+    environmentGraceMs: ms
+      .default(10 * 60 * 1000)
+      .describe("How long a lab environment (and its progress) outlives its last terminal; the lab page shows it. API use (a check) restarts the wait"),
     helloTimeoutMs: ms.default(10_000).describe("Time a new connection has to send its hello"),
     maxSessions: count.default(1000).describe("Terminal sessions held at once on the server, attached or not; beyond it a hello is refused with close code 4429"),
     maxEnvironments: count.default(200).describe("Lab environments held at once on the server; beyond it a hello needing a new one is refused with close code 4429"),
