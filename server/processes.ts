@@ -85,7 +85,7 @@ const isLoginShell = (argv: readonly string[]) => argv[0]?.startsWith("-") === t
  * counts is that of the deepest session leader under it that has one.
  * The login shell is that leader, or a login shell it started.
  */
-export function foregroundJob(rootPid: number): { pgid: number; command: string } | undefined {
+export function foregroundJob(rootPid: number): { pgid: number; session: number; command: string } | undefined {
   const all: ProcStat[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
@@ -115,11 +115,17 @@ export function foregroundJob(rootPid: number): { pgid: number; command: string 
   const members = all.filter((stat) => stat.pgrp === leader!.tpgid);
   if (!members.length) return undefined;
   const head = members.find((stat) => stat.pid === leader!.tpgid) ?? members[0]!;
-  return { pgid: leader.tpgid, command: commandLine(head.pid).join(" ") };
+  return { pgid: leader.tpgid, session: leader.session, command: commandLine(head.pid).join(" ") };
 }
 
-/** Kills a foreground job's process group (SIGKILL: a job that ignored Ctrl+C is the reason to ask). */
-export function killProcessGroup(pgid: number): boolean {
+/**
+ * Kills a foreground job's process group (SIGKILL: a job that ignored Ctrl+C is the reason
+ * to ask), if it is still in `session`: a group that ended meanwhile leaves its id free
+ * for someone else's.
+ */
+export function killProcessGroup(pgid: number, session: number): boolean {
+  const leader = readStat(pgid);
+  if (leader && leader.session !== session) return false;
   try {
     process.kill(-pgid, "SIGKILL");
     return true;

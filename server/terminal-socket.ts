@@ -30,6 +30,9 @@ function toBuffer(data: RawData): Buffer {
   return Buffer.from(data);
 }
 
+/** At most one Stop (an `interrupt` frame) is acted on per this long, per connection. */
+const INTERRUPT_INTERVAL_MS = 500;
+
 export interface TerminalSocketContext {
   sessions: LabSessions;
   limits: Limits;
@@ -45,6 +48,7 @@ export function handleTerminalSocket(socket: WebSocket, context: TerminalSocketC
   let opening = false;
   let leaving = false;
   let releaseConnection: (() => void) | undefined;
+  let lastInterruptAt = -Infinity;
   let logger = log.child({});
   const unsubscribe = context.onNotice?.((notice) => {
     if (session) send(notice);
@@ -131,6 +135,10 @@ export function handleTerminalSocket(socket: WebSocket, context: TerminalSocketC
     else if (message.type === "ack") session.ack(message.offset);
     else if (message.type === "leave") leaving = true;
     else if (message.type === "interrupt") {
+      // Each Stop reads the process table: a client sending a stream of them gets one answer a while.
+      const now = performance.now();
+      if (now - lastInterruptAt < INTERRUPT_INTERVAL_MS) return;
+      lastInterruptAt = now;
       const stopped = session.stopForeground();
       logger.info({ stopped }, "reader stopped the foreground job");
       send({
