@@ -70,6 +70,12 @@ export const CheckpointSchema = z
     solve: scriptPath.describe("What a reader would type to reach the checkpoint; run by the lab test, never by the server for a reader"),
     hint: z.string().min(1).describe("Shown when the check fails"),
     timeoutMs: z.number().int().min(500).max(120_000).default(15_000).describe("The check is killed (and fails) after this long"),
+    needs: z
+      .array(command)
+      .default([])
+      .describe(
+        "Commands this step needs beyond the lab's own requirements (e.g. kubelet, kube-apiserver): on a lab server without them the page says the step needs the NixOS lab VM, and its check and solve answer that instead of failing or passing",
+      ),
   })
   .strict();
 
@@ -80,6 +86,9 @@ export const LabSchema = z
     series: kebabId("series").describe("Series the lab belongs to; must equal the parent folder under labs/"),
     part: z.number().int().min(0).optional().describe("Position in the series"),
     summary: z.string().optional().describe("One paragraph on what the reader does"),
+    continues: kebabId("lab id")
+      .optional()
+      .describe("The lab whose end state this one starts from (e.g. Part 2 continues Part 1): a new environment gets it by that lab's solves, in order, shown in its first terminal"),
     requires: RequirementsSchema.prefault({}),
     environment: EnvironmentSchema.prefault({}),
     checkpoints: z

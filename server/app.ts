@@ -124,7 +124,7 @@ export async function createLabServer(config: ServerConfig, parts: LabServerPart
     limits: config.limits,
     hasLab: (lab) => (!runtime && !bareLabs) || runtime?.lab(lab) !== undefined || bareLabs?.has(lab) === true,
     // A defined lab's environment gets its setup; a bare one is the driver's as it is.
-    createEnvironment: (lab) => (runtime?.lab(lab) ? runtime.createEnvironment(lab) : driver.createEnvironment(lab)),
+    createEnvironment: (lab, announce) => (runtime?.lab(lab) ? runtime.createEnvironment(lab, announce) : driver.createEnvironment(lab)),
   });
   const routes = runtime ? labApiRoutes(runtime) : undefined;
   const fileRoutes = filesApiRoutes();

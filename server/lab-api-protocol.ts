@@ -59,6 +59,7 @@ export const CheckpointResult = z.object({
   hint: z.string().describe("The checkpoint's hint; shown when it did not pass"),
   timedOut: z.boolean(),
   durationMs: z.number(),
+  unavailable: z.string().optional().describe("Why this step cannot run on this lab server (a command it needs is missing): it was not checked"),
 });
 export type CheckpointResult = z.infer<typeof CheckpointResult>;
 

@@ -157,3 +157,33 @@ describe("a busy terminal", () => {
     await terminal.close();
   });
 });
+
+describe("a lab that continues another, and a step this host cannot run", () => {
+  const CONTINUES = "fixture-continues";
+
+  it("starts a new environment at the end state of the lab it continues, and its first shell shows what the lab ran", async () => {
+    const terminal = await ProtocolClient.connect(server.url, { lab: CONTINUES });
+    await expect.poll(() => terminal.environmentEvents.filter((event) => event.type === "activity").length).toBe(3);
+    const ran = terminal.environmentEvents.filter((event) => event.type === "activity");
+    expect(ran.map((event) => event.type === "activity" && event.script.trim())).toEqual([
+      "echo one > ~/first",
+      "test -f ~/first && echo two > ~/second",
+      "test -f ~/second && echo three > ~/third",
+    ]);
+    const checked = await api<{ passed: boolean }>(labApiPath.checkpoint(CONTINUES, "fourth", "solve"));
+    expect(checked.body).toMatchObject({ check: { passed: true } });
+    await terminal.close();
+  });
+
+  it("answers the check and the solve of a step whose command is missing with why, running nothing", async () => {
+    const check = await api<{ passed: boolean; unavailable?: string; output: string }>(labApiPath.checkpoint(CONTINUES, "on-the-vm", "check"));
+    expect(check.body.passed).toBe(false);
+    expect(check.body.unavailable).toMatch(/nwl-command-no-host-has.*only on the NixOS lab VM/);
+    const solve = await api<SolveResult>(labApiPath.checkpoint(CONTINUES, "on-the-vm", "solve"));
+    expect(solve.body.solve.output).toMatch(/lab VM/);
+    const listed = await api<{ labs: { id: string; checkpoints: { id: string; unavailable?: string }[] }[] }>(labApiPath.labs(), "GET");
+    const lab = listed.body.labs.find((entry) => entry.id === CONTINUES)!;
+    expect(lab.checkpoints.find((checkpoint) => checkpoint.id === "on-the-vm")?.unavailable).toMatch(/lab VM/);
+    expect(lab.checkpoints.find((checkpoint) => checkpoint.id === "fourth")?.unavailable).toBeUndefined();
+  });
+});

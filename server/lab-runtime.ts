@@ -7,8 +7,10 @@
  */
 import type { LabEnvironment, ScriptResult, SessionDriver } from "./drivers/driver.ts";
 import { LAB_IMAGES } from "./environment/images.ts";
-import { MissingPrerequisitesError, missingCniPlugins, missingCommands } from "./environment/prerequisites.ts";
-import { findCheckpoint, findLab, readLabScript, type LabCatalog, type LoadedLab } from "./labs.ts";
+import { MissingPrerequisitesError, missingCniPlugins } from "./environment/prerequisites.ts";
+import { continuationChain, findCheckpoint, findLab, readLabScript, type LabCatalog, type LoadedLab } from "./labs.ts";
+import { missingCommands } from "./environment/prerequisites.ts";
+import type { Checkpoint } from "../labs/schema.ts";
 import type { CheckpointResult } from "./lab-api-protocol.ts";
 
 /** How long a lab's environment setup may take. */
@@ -17,6 +19,22 @@ const SETUP_TIMEOUT_MS = 60_000;
 const SOLVE_TIMEOUT_MS = 60_000;
 
 export type { CheckpointResult };
+
+/** What the lab ran in an environment for the reader (a solve), for its terminals to show. */
+export interface LabActivity {
+  title: string;
+  script: string;
+  output: string;
+  passed: boolean;
+}
+
+/** Why a step cannot run on this host (its `needs` are missing), in words; undefined when it can. */
+export function unavailableReason(checkpoint: Checkpoint): string | undefined {
+  const needs = checkpoint.needs.map((command) => (typeof command === "string" ? { name: command } : command));
+  const missing = missingCommands(needs);
+  if (missing.length === 0) return undefined;
+  return `This step needs what this lab server does not have: ${missing.join("; ")}. It runs on the NixOS lab VM, which has them (see Self-hosting).`;
+}
 
 export class UnknownCheckpointError extends Error {
   constructor(lab: LoadedLab, checkpointId: string) {
@@ -51,12 +69,13 @@ export class LabRuntime {
     return findLab(this.labs, id);
   }
 
-  /** Checkpoint summaries per lab, for GET /api/labs. */
-  list(): { id: string; title: string; checkpoints: { id: string; title: string }[] }[] {
+  /** Checkpoint summaries per lab, for GET /api/labs: with why a step cannot run here, when it cannot. */
+  list(): { id: string; title: string; continues?: string; checkpoints: { id: string; title: string; unavailable?: string }[] }[] {
     return [...this.labs.values()].map((lab) => ({
       id: lab.definition.id,
       title: lab.definition.title,
-      checkpoints: lab.definition.checkpoints.map((checkpoint) => ({ id: checkpoint.id, title: checkpoint.title })),
+      continues: lab.definition.continues,
+      checkpoints: lab.definition.checkpoints.map((checkpoint) => ({ id: checkpoint.id, title: checkpoint.title, unavailable: unavailableReason(checkpoint) })),
     }));
   }
 
@@ -77,22 +96,33 @@ export class LabRuntime {
     await this.driver.prepare(labIds);
   }
 
-  /** A new environment of the lab, its setup done; disposed again when the setup fails. */
-  async createEnvironment(labId: string): Promise<LabEnvironment> {
+  /**
+   * A new environment of the lab, its setup done and, for a lab that continues
+   * another, that lab's end state reached by its solves (each announced, for
+   * the terminals to show); disposed again when any of it fails.
+   */
+  async createEnvironment(labId: string, announce: (activity: LabActivity) => void = () => {}): Promise<LabEnvironment> {
     const lab = this.lab(labId);
     const environment = await this.driver.createEnvironment(labId);
-    const setup = lab?.definition.environment.setup;
-    if (!setup) return environment;
-    let result: ScriptResult;
     try {
-      result = await environment.runScript(readLabScript(lab, setup), { timeoutMs: SETUP_TIMEOUT_MS });
+      const setup = lab?.definition.environment.setup;
+      if (setup) {
+        const result = await environment.runScript(readLabScript(lab, setup), { timeoutMs: SETUP_TIMEOUT_MS });
+        if (result.exitCode !== 0) throw new Error(`lab ${labId}: environment setup failed (exit ${result.exitCode}):\n${result.output}`);
+      }
+      for (const previous of lab ? continuationChain(this.labs, lab) : []) {
+        for (const checkpoint of previous.definition.checkpoints) {
+          const script = readLabScript(previous, checkpoint.solve);
+          const ran = await environment.runScript(script, { timeoutMs: SOLVE_TIMEOUT_MS });
+          const checked = await environment.runScript(readLabScript(previous, checkpoint.check), { timeoutMs: checkpoint.timeoutMs });
+          const passed = checked.exitCode === 0 && !checked.timedOut;
+          announce({ title: `${previous.definition.title}: “${checkpoint.title}”, done for you (this lab continues from there)`, script, output: ran.output, passed });
+          if (!passed) throw new Error(`lab ${labId} continues ${previous.definition.id}, whose step "${checkpoint.id}" did not pass after its solve:\n${checked.output}`);
+        }
+      }
     } catch (error) {
       await environment.dispose().catch(() => {});
       throw error;
-    }
-    if (result.exitCode !== 0) {
-      await environment.dispose().catch(() => {});
-      throw new Error(`lab ${labId}: environment setup failed (exit ${result.exitCode}):\n${result.output}`);
     }
     return environment;
   }
@@ -100,6 +130,8 @@ export class LabRuntime {
   /** Runs the checkpoint's check in the environment, killed at the checkpoint's timeout. */
   async check(labId: string, checkpointId: string, environment: LabEnvironment): Promise<CheckpointResult> {
     const { lab, checkpoint } = this.resolve(labId, checkpointId, environment);
+    const unavailable = unavailableReason(checkpoint);
+    if (unavailable) return { checkpoint: checkpoint.id, passed: false, unavailable, output: unavailable, hint: checkpoint.hint, timedOut: false, durationMs: 0 };
     const result = await environment.runScript(readLabScript(lab, checkpoint.check), { timeoutMs: checkpoint.timeoutMs });
     return {
       checkpoint: checkpoint.id,
@@ -127,6 +159,8 @@ export class LabRuntime {
   /** Runs the checkpoint's solve: what a reader would type, from the lab definition. */
   async solve(labId: string, checkpointId: string, environment: LabEnvironment, timeoutMs = SOLVE_TIMEOUT_MS): Promise<ScriptResult> {
     const { lab, checkpoint } = this.resolve(labId, checkpointId, environment);
+    const unavailable = unavailableReason(checkpoint);
+    if (unavailable) return { exitCode: 127, output: unavailable, timedOut: false, durationMs: 0 };
     return environment.runScript(readLabScript(lab, checkpoint.solve), { timeoutMs });
   }
 

@@ -42,6 +42,8 @@ interface EnvironmentEntry {
   /** The latest check of each checkpoint here: progress is the environment's, so a new one starts with none. */
   progress: Map<string, CheckpointRecord>;
   createdAt: number;
+  /** What the lab ran when it made the environment (a continued lab's solves): each new shell starts by showing it. */
+  history: Activity[];
 }
 
 /** What the terminals of one environment hear: its state changed, or the lab ran a step in it. */
@@ -53,15 +55,15 @@ const environmentKey = (owner: string, lab: string) => `${owner}\u0000${lab}`;
 const mayUse = (reader: Reader, owner: string) => reader.operator || reader.id === owner;
 
 export interface LabSessionsOptions {
-  /** Makes a lab's environment (through the lab runtime, so its setup runs). */
-  createEnvironment(lab: string): Promise<LabEnvironment>;
+  /** Makes a lab's environment (through the lab runtime, so its setup runs); what it ran for the reader is announced. */
+  createEnvironment(lab: string, announce: (activity: Omit<Activity, "type">) => void): Promise<LabEnvironment>;
   limits: Limits;
   /** Whether a lab id names a lab this server has. */
   hasLab(lab: string): boolean;
 }
 
 export class LabSessions {
-  private readonly createEnvironment: (lab: string) => Promise<LabEnvironment>;
+  private readonly createEnvironment: LabSessionsOptions["createEnvironment"];
   private readonly limits: Limits;
   private readonly hasLab: (lab: string) => boolean;
   private readonly sessions = new Map<string, TerminalSession>();
@@ -150,6 +152,11 @@ export class LabSessions {
     entry.progress.set(checkpoint, { passed, at: Date.now() });
     this.touch(entry);
     this.emit(entry, { type: "environment", state: this.state(entry.environment.lab, entry.environment) });
+  }
+
+  /** What the lab ran when it made the environment, for a new shell in it to show. */
+  historyOf(environment: LabEnvironment): readonly Activity[] {
+    return this.environments.get(environment.id)?.history ?? [];
   }
 
   /** Shows what the lab ran in an environment (a solve) in its terminals. */
@@ -285,8 +292,9 @@ export class LabSessions {
     }
     this.pendingEnvironments.set(reader.id, pending + 1);
     let environment: LabEnvironment;
+    const history: Activity[] = [];
     try {
-      environment = await this.createEnvironment(lab);
+      environment = await this.createEnvironment(lab, (activity) => history.push({ type: "activity", ...activity }));
     } catch (error) {
       log.error({ reader: reader.id, lab, err: error }, "lab environment could not be made");
       throw new SessionError("environment-failed", `the lab environment could not be made: ${(error as Error).message}`, CloseCode.serverError);
@@ -305,6 +313,7 @@ export class LabSessions {
       checks: new SerialQueue(this.limits.maxQueuedChecksPerEnvironment),
       progress: new Map(),
       createdAt: Date.now(),
+      history,
     };
     this.environments.set(environment.id, entry);
     this.byKey.set(environmentKey(reader.id, lab), entry);

@@ -96,6 +96,15 @@ describe("lab loader", () => {
     expect(problems.join("\n")).toMatch(/checkpoints\[1\]\.id: duplicate checkpoint id "first"/);
   });
 
+  it("rejects a lab that continues an unknown lab, or itself", () => {
+    expect(problemsOf(labsWith(validYaml.replace("title: A lab", "title: A lab\ncontinues: no-such-lab")))).toEqual([
+      expect.stringMatching(/lab\.yaml: continues: no lab "no-such-lab"/),
+    ]);
+    expect(problemsOf(labsWith(validYaml.replace("title: A lab", "title: A lab\ncontinues: series-x-lab-1")))).toEqual([
+      expect.stringMatching(/continues: "series-x-lab-1" leads back to "series-x-lab-1"/),
+    ]);
+  });
+
   it("reports YAML syntax errors with the file", () => {
     expect(problemsOf(labsWith("id: [unclosed\n"))[0]).toMatch(/lab-1\/lab\.yaml: /);
   });

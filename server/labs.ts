@@ -79,8 +79,32 @@ export function loadLabs(labsDir = "labs"): LabCatalog {
       else labs.set(result.lab.definition.id, result.lab);
     }
   }
+  for (const lab of labs.values()) problems.push(...continuationProblems(labs, lab));
   if (problems.length) throw new LabDefinitionError(problems);
   return labs;
+}
+
+/** A lab's `continues` must name another lab, and following them must end (no lab continues itself, even by a detour). */
+function continuationProblems(labs: LabCatalog, lab: LoadedLab): string[] {
+  const seen = new Set([lab.definition.id]);
+  for (let at = lab.definition.continues; at !== undefined; at = labs.get(at)?.definition.continues) {
+    if (!labs.has(at)) return [`${lab.file}: continues: no lab "${at}" (labs: ${[...labs.keys()].join(", ")})`];
+    if (seen.has(at)) return [`${lab.file}: continues: "${lab.definition.continues}" leads back to "${at}" (a lab cannot continue itself)`];
+    seen.add(at);
+  }
+  return [];
+}
+
+/** The labs a new environment of `lab` must be brought through first, earliest first (its `continues`, theirs, …). */
+export function continuationChain(labs: LabCatalog, lab: LoadedLab): LoadedLab[] {
+  const chain: LoadedLab[] = [];
+  for (let at = lab.definition.continues; at !== undefined; ) {
+    const previous = labs.get(at);
+    if (!previous || chain.includes(previous)) break;
+    chain.unshift(previous);
+    at = previous.definition.continues;
+  }
+  return chain;
 }
 
 /** Finds a lab by id, or by its folder as `series/folder`. */

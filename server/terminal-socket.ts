@@ -173,6 +173,8 @@ export function handleTerminalSocket(socket: WebSocket, context: TerminalSocketC
       logger = log.child({ reader: reader.id, environment: environment.id, session: id });
       await session.attach(client, hello.session ? (hello.offset ?? 0) : undefined, ({ offset, replay }) => {
         send({ type: "welcome", version: PROTOCOL_VERSION, session: id, environment: environment.id, offset, replay });
+        // A new shell in an environment the lab prepared (a continued lab's solves) starts by showing what ran.
+        if (replay === "new") for (const activity of sessions.historyOf(environment)) send(activity);
       });
       logger.info({ lab: hello.lab, resumed: Boolean(hello.session) }, "terminal attached");
     } catch (error) {
