@@ -5,6 +5,7 @@
  */
 export const labApiPath = {
   labs: () => "api/labs",
+  progress: () => "api/progress",
   environment: (lab: string) => `api/labs/${encodeURIComponent(lab)}/environment`,
   reset: (lab: string) => `api/labs/${encodeURIComponent(lab)}/environment/reset`,
   checkpoint: (lab: string, checkpoint: string, action: "check" | "solve" | "catch-up") =>

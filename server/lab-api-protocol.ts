@@ -8,7 +8,8 @@
  * with none. The browser only ever names a lab and a checkpoint; the server
  * runs that checkpoint's own scripts from the lab definition.
  *
- *   GET  /api/labs                                        the labs and their checkpoints
+ *   GET  /api/labs                                        the labs and their checkpoints (with why a step cannot run here)
+ *   GET  /api/progress                                    SeriesProgress: the reader's passed count in every lab
  *   GET  /api/labs/:lab/environment                       EnvironmentState (environment null: none yet)
  *   POST /api/labs/:lab/environment                       EnvironmentState, made first if there was none
  *   POST /api/labs/:lab/environment/reset                 EnvironmentState of a new environment (the lab's `reset`)
@@ -89,6 +90,30 @@ export const CatchUpResult = z.object({
   passed: z.boolean().describe("Every earlier checkpoint passes now"),
 });
 export type CatchUpResult = z.infer<typeof CatchUpResult>;
+
+export const SeriesProgress = z.object({
+  labs: z.array(
+    z.object({
+      lab: id,
+      environment: id.nullable().describe("The reader's environment for the lab; null when there is none (nothing passed)"),
+      passed: z.number().int(),
+      total: z.number().int(),
+    }),
+  ),
+});
+export type SeriesProgress = z.infer<typeof SeriesProgress>;
+
+export const LabList = z.object({
+  labs: z.array(
+    z.object({
+      id,
+      title: z.string(),
+      continues: id.optional(),
+      checkpoints: z.array(z.object({ id: z.string(), title: z.string(), unavailable: z.string().optional() })),
+    }),
+  ),
+});
+export type LabList = z.infer<typeof LabList>;
 
 export const ApiErrorCode = z.enum([
   "bad-request",

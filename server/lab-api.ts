@@ -14,7 +14,7 @@ import type { DriverHealth, LabEnvironment } from "./drivers/driver.ts";
 import { log } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { QueueFullError } from "./serial-queue.ts";
-import { ActionRequest, type ApiError, type CatchUpResult, type CheckpointResult, type SolveResult } from "./lab-api-protocol.ts";
+import { ActionRequest, type ApiError, type CatchUpResult, type CheckpointResult, type SeriesProgress, type SolveResult } from "./lab-api-protocol.ts";
 
 /** What the API needs of the lab runtime (server/lab-runtime.ts). */
 export type CheckpointRunner = Pick<LabRuntime, "list" | "hasCheckpoint" | "check" | "solve" | "checkpointOrder" | "describeSolve">;
@@ -147,6 +147,16 @@ export function labApiRoutes(runner: CheckpointRunner) {
     try {
       if (url.pathname === "/api/labs" && request.method === "GET") {
         sendJson(response, 200, { labs: runner.list() });
+        return true;
+      }
+      if (url.pathname === "/api/progress" && request.method === "GET") {
+        // The reader's progress in every lab of the series (home page, sidebar): their environments' own.
+        const labs: SeriesProgress["labs"] = runner.list().map((lab) => {
+          const state = context.sessions.state(lab.id, context.sessions.environmentOf(lab.id, context.reader));
+          const passed = lab.checkpoints.filter((checkpoint) => state.progress[checkpoint.id]?.passed).length;
+          return { lab: lab.id, environment: state.environment, passed, total: lab.checkpoints.length };
+        });
+        sendJson(response, 200, { labs });
         return true;
       }
       const environmentRoute = ENVIRONMENT_ROUTE.exec(url.pathname);

@@ -23,6 +23,7 @@ const RESULT_TEXT: Record<CheckpointView["status"], string> = {
   passed: "Passed",
   failed: "Not yet",
   error: "Could not check",
+  unavailable: "Needs the lab VM",
 };
 
 export class NwlCheckpoint extends HTMLElement {
@@ -71,7 +72,7 @@ export class NwlCheckpoint extends HTMLElement {
     });
     this.button("solve", (button) => {
       button.disabled = busy;
-      button.hidden = view.status === "passed";
+      button.hidden = view.status === "passed" || view.status === "unavailable";
     });
     // Catching up makes sense while an earlier step has not passed in this environment.
     const index = snapshot.order.indexOf(this.checkpointId);

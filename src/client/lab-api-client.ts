@@ -8,7 +8,7 @@
 import { ACCESS_REFUSED, NEEDS_ACCESS, authHeaders, rejectToken, tokenFor } from "./access.ts";
 import { probeServer, unreachableAdvice } from "./server-probe.ts";
 import { apiUrl } from "./settings.ts";
-import type { CatchUpResult, CheckpointResult, EnvironmentState, SolveResult } from "../../server/lab-api-protocol.ts";
+import type { CatchUpResult, CheckpointResult, EnvironmentState, LabList, SolveResult } from "../../server/lab-api-protocol.ts";
 import { labApiPath } from "../../server/lab-api-paths.ts";
 
 export type { CatchUpResult, CheckpointResult, EnvironmentState, SolveResult };
@@ -42,6 +42,11 @@ export class LabApiClient {
   constructor(server: string, lab: string) {
     this.server = server;
     this.lab = lab;
+  }
+
+  /** The server's labs, with why a step cannot run on it (a command it needs is missing). */
+  labs(): Promise<LabList> {
+    return this.request<LabList>("GET", labApiPath.labs(), undefined, 10_000);
   }
 
   state(): Promise<EnvironmentState> {

@@ -10,12 +10,14 @@
  * Progress is never kept only in the browser: what this browser remembers is
  * the environment it last saw and what had passed there, to notice a new one.
  */
-import type { CatchUpResult, CheckpointResult, EnvironmentState, SolveResult } from "../../server/lab-api-protocol.ts";
+import type { CatchUpResult, CheckpointResult, EnvironmentState, LabList, SolveResult } from "../../server/lab-api-protocol.ts";
 import type { KeyValueStore } from "./storage.ts";
 
 /** What the store needs of the lab server: src/client/lab-api-client.ts on a page. */
 export interface LabBackend {
   readonly server: string;
+  /** The server's labs: which steps it cannot run (their `needs` are missing there). */
+  labs?(): Promise<LabList>;
   state(): Promise<EnvironmentState>;
   ensureEnvironment(): Promise<EnvironmentState>;
   reset(): Promise<EnvironmentState>;
@@ -24,7 +26,7 @@ export interface LabBackend {
   catchUp(checkpoint: string, environment?: string): Promise<CatchUpResult>;
 }
 
-export type CheckpointStatus = "unchecked" | "checking" | "solving" | "passed" | "failed" | "error";
+export type CheckpointStatus = "unchecked" | "checking" | "solving" | "passed" | "failed" | "error" | "unavailable";
 
 export interface CheckpointView {
   status: CheckpointStatus;
@@ -51,6 +53,8 @@ export interface LabSnapshot {
   readonly previous?: { environment: string; passed: readonly string[] };
   /** A long action under way (catching up, resetting), in words. */
   readonly activity?: string;
+  /** Steps this lab server cannot run (a command they need is missing there), with why. */
+  readonly unavailable: Readonly<Record<string, string>>;
 }
 
 /** What this browser remembers per server and lab: the environment it last saw and what had passed there. */
@@ -73,6 +77,7 @@ export class LabStore {
   private snapshot: LabSnapshot;
   private readonly listeners = new Set<Listener>();
   private ensuring: Promise<EnvironmentState> | undefined;
+  private labsAsked = false;
   /** Called after this store changed the environment (a check, a solve, a reset): other tabs of the browser ask again. */
   private readonly changed: (() => void) | undefined;
 
@@ -89,6 +94,7 @@ export class LabStore {
       environmentStatus: "unknown",
       checkpoints: {},
       previous: remembered?.previous,
+      unavailable: {},
     };
   }
 
@@ -111,6 +117,8 @@ export class LabStore {
   checkpoint(id: string): CheckpointView {
     const shown = this.snapshot.checkpoints[id];
     if (shown) return shown;
+    const unavailable = this.snapshot.unavailable[id];
+    if (unavailable) return { status: "unavailable", output: unavailable };
     const record = this.snapshot.environment?.progress[id];
     if (!record) return { status: "unchecked", output: "" };
     return { status: record.passed ? "passed" : "failed", output: "", detail: "last check" };
@@ -121,8 +129,19 @@ export class LabStore {
     return this.snapshot.order.filter((id) => progress[id]?.passed).length;
   }
 
-  /** Asks the server what the reader's environment is (making none). */
+  /** Asks the server what the reader's environment is (making none), and once which steps it cannot run. */
   async refresh(): Promise<void> {
+    if (!this.labsAsked && this.backend.labs) {
+      this.labsAsked = true;
+      void this.backend.labs().then(
+        (list) => {
+          const lab = list.labs.find((entry) => entry.id === this.lab);
+          const unavailable = Object.fromEntries((lab?.checkpoints ?? []).flatMap((checkpoint) => (checkpoint.unavailable ? [[checkpoint.id, checkpoint.unavailable]] : [])));
+          this.update({ unavailable });
+        },
+        () => (this.labsAsked = false),
+      );
+    }
     try {
       this.applyState(await this.backend.state());
     } catch (error) {
@@ -272,6 +291,7 @@ export class LabStore {
   }
 
   private showResult(id: string, result: CheckpointResult): CheckpointView {
+    if (result.unavailable) return this.setCheckpoint(id, { status: "unavailable", output: result.unavailable });
     // The environment's progress has this check now (the server recorded it): count it at once, and tell other tabs.
     const state = this.snapshot.environment;
     if (state?.environment) {

@@ -62,6 +62,10 @@ describe("Part 1 in the browser", () => {
     await expect.poll(() => page.getAttribute("[data-testid=lab-progress]", "data-passed")).toBe(String(total));
     expect(await page.locator("[data-testid=lab-progress-percent]").textContent()).toBe("100%");
     expect(await page.locator("[data-testid=checkpoint][data-state=passed]").count()).toBe(total);
+    // The series' progress, on every page: the home page's links to Part 1 say it is done.
+    await page.goto(lab.server.url);
+    const done = page.locator(`a[href$="/labs/part-1/"][data-nwl-progress="${total}/${total}"][data-nwl-complete="true"]`);
+    await expect.poll(() => done.count(), { timeout: 10_000 }).toBeGreaterThan(0);
     await context.close();
   });
 
