@@ -38,8 +38,7 @@
       };
 
       nixosConfigurations.lab-vm = lib.nixosSystem {
-        system = "x86_64-linux";
-        modules = [ self.nixosModules.default ./nix/lab-vm.nix ];
+        modules = [ self.nixosModules.default ./nix/lab-vm.nix { nixpkgs.hostPlatform = "x86_64-linux"; } ];
       };
 
       checks = forEachSystem (pkgs: {

@@ -18,9 +18,9 @@ let
   };
   # Files the module renders: their text, so the test can read them back.
   rendered = name: text: (fake name) // { inherit text; };
-  pkgs = lib.genAttrs [
-    "bashInteractive" "coreutils" "util-linux" "iproute2" "nettools" "procps" "gnutar" "gzip"
-    "containerd" "runc" "cni-plugins" "docker-distribution" "etcd" "openssl" "cfssl" "git" "nix" "kubernetes"
+  pkgs = { inherit lib; } // lib.genAttrs [
+    "bashInteractive" "coreutils" "util-linux" "iproute2" "hostname-debian" "procps" "gnutar" "gzip"
+    "containerd" "runc" "cni-plugins" "distribution" "etcd" "openssl" "cfssl" "git" "nix" "kubernetes"
   ] fake // {
     callPackage = _: _: fake "nix-way-labs";
     pkgsStatic.busybox = fake "busybox-static";
