@@ -131,6 +131,10 @@ in
 
     virtualisation.containerd.enable = lib.mkIf (cfg.settings.containerd == "system") true;
 
+    # The mount point of each environment's own CNI configs: the server makes
+    # it when missing, which it cannot under ProtectSystem=full (/etc read-only).
+    systemd.tmpfiles.rules = [ "d /etc/cni/net.d 0755 root root -" ];
+
     systemd.services.nix-way-labs = {
       description = "Nix Way Labs lab server";
       wantedBy = [ "multi-user.target" ];
@@ -184,7 +188,9 @@ in
         ];
 
         # Hardening that still fits.
-        ProtectSystem = "full"; # /usr, /boot, /etc read-only; environments have their own /etc
+        # /usr, /boot, /etc read-only. Environments bind their own files over
+        # /etc/hosts, the CA bundle and /etc/cni/net.d (mounts, not writes).
+        ProtectSystem = "full";
         ProtectHome = true; # readers' homes live under dataDir
         PrivateTmp = true;
         ProtectKernelModules = true;

@@ -39,6 +39,7 @@ let
       networking.firewall.allowedTCPPorts = lib.mkOption { type = lib.types.listOf lib.types.port; default = [ ]; };
       virtualisation.containerd.enable = lib.mkOption { type = lib.types.bool; default = false; };
       systemd.services = lib.mkOption { type = lib.types.attrsOf lib.types.unspecified; default = { }; };
+      systemd.tmpfiles.rules = lib.mkOption { type = lib.types.listOf lib.types.str; default = [ ]; };
       # Set by lab-vm.nix; unchecked here.
       system.stateVersion = loose;
       networking.hostName = loose;
@@ -68,6 +69,7 @@ in
   path = map (p: p.name) unit.path;
   failedAssertions = map (a: a.message) (lib.filter (a: !a.assertion) cfg.assertions);
   firewall = cfg.networking.firewall.allowedTCPPorts;
+  tmpfiles = cfg.systemd.tmpfiles.rules;
   containerd = cfg.virtualisation.containerd.enable;
   serviceConfig = removeAttrs unit.serviceConfig [ "ExecStart" ];
   invite = (lib.head (lib.filter (p: p.name == "nix-way-labs-invite") cfg.environment.systemPackages)).text;
