@@ -34,9 +34,15 @@ in
 
   # The console logs in as root and shows the reader's link.
   services.getty.autologinUser = "root";
+  # The server makes the token file when it first starts: wait for it a little.
   environment.interactiveShellInit = ''
-    if [ "$(id -u)" = 0 ] && [ -s ${cfg.settings.tokenFile} ]; then
-      echo "Nix Way Labs: open http://127.0.0.1:${toString port}/#token=$(cat ${cfg.settings.tokenFile}) on your machine"
+    if [ "$(id -u)" = 0 ]; then
+      for _ in $(seq 30); do [ -s ${cfg.settings.tokenFile} ] && break; sleep 1; done
+      if [ -s ${cfg.settings.tokenFile} ]; then
+        echo "Nix Way Labs: open http://127.0.0.1:${toString port}/#token=$(cat ${cfg.settings.tokenFile}) on your machine"
+      else
+        echo "Nix Way Labs: the lab server has not started yet; see journalctl -u nix-way-labs"
+      fi
     fi
   '';
 
