@@ -34,9 +34,11 @@ in
 
   # The console logs in as root and shows the reader's link.
   services.getty.autologinUser = "root";
-  # The server makes the token file when it first starts: wait for it a little.
+  # On the VM's console only (not in the readers' terminals, which also run
+  # an interactive bash). The server makes the token file when it first
+  # starts: wait for it a little.
   environment.interactiveShellInit = ''
-    if [ "$(id -u)" = 0 ]; then
+    if [ "$(id -u)" = 0 ] && case "$(tty)" in /dev/tty[0-9]* | /dev/ttyS[0-9]* | /dev/hvc[0-9]*) true ;; *) false ;; esac; then
       for _ in $(seq 30); do [ -s ${cfg.settings.tokenFile} ] && break; sleep 1; done
       if [ -s ${cfg.settings.tokenFile} ]; then
         echo "Nix Way Labs: open http://127.0.0.1:${toString port}/#token=$(cat ${cfg.settings.tokenFile}) on your machine"
