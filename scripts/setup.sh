@@ -13,7 +13,8 @@ declare -A needs=(
   [docker-registry]=docker-registry [openssl]=openssl [unshare]=util-linux [nsenter]=util-linux
   [ip]=iproute2 [ps]=procps [git]=git [python3]=python3 [make]=make [g++]=g++
 )
-if [[ ${1:-} == --test ]]; then needs[chromium]=chromium; fi
+# --test: the browser tests' Chromium, and Nix 2.8 for nix/nix-files.test.ts (every .nix file parses).
+if [[ ${1:-} == --test ]]; then needs[chromium]=chromium; needs[nix-instantiate]=nix-bin; fi
 
 have() { if [[ $1 == /* ]]; then [[ -e $1 ]]; else command -v "$1" >/dev/null 2>&1; fi; }
 
