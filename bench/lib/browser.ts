@@ -106,7 +106,7 @@ const median = (values: number[]) => {
  * changes nothing: onmessage setters get a wrapper that notes the time first,
  * requestAnimationFrame callbacks note that a frame is under way.
  */
-function instrument(): void {
+export function instrument(): void {
   type Probe = { key: number; message: number; screen: number; frame: number; want: string };
   type Flood = { marker: string; enter: number; screen: number; frame: number };
   const w = window as unknown as Record<string, unknown>;
@@ -294,7 +294,7 @@ export function wettyPage(label: string, pageUrl: string): ReaderPeer {
 const LETTERS = "abcdefghijklmnopqrstuvwxyz";
 const KEY_TIMEOUT_MS = 3000;
 
-async function readyPage(context: BrowserContext, peer: ReaderPeer): Promise<{ page: Page; renderer: string }> {
+export async function readyPage(context: BrowserContext, peer: ReaderPeer): Promise<{ page: Page; renderer: string }> {
   const page = await context.newPage();
   await peer.open(page);
   const renderer = await waitFor(page, () => __nwlReader.attach(), 20_000, "the terminal");
@@ -313,7 +313,7 @@ async function waitFor<T>(page: Page, probe: () => T | undefined, timeoutMs: num
 }
 
 /** Types into `cat` (a cooked tty echoes each key), one key at a time, each timed to the screen and the frame. */
-async function typeKeys(page: Page, options: ReaderOptions): Promise<{ message: number[]; screen: number[]; frame: number[]; timeouts: number }> {
+export async function typeKeys(page: Page, options: ReaderOptions): Promise<{ message: number[]; screen: number[]; frame: number[]; timeouts: number }> {
   await page.keyboard.type("cat");
   await page.keyboard.press("Enter");
   await waitFor(page, () => (__nwlReader.line() === "" ? true : undefined), 10_000, "cat to start");
@@ -351,7 +351,7 @@ async function typeKeys(page: Page, options: ReaderOptions): Promise<{ message: 
 }
 
 /** Enter to the marker on screen, after `floodBytes` of random bytes went through base64. */
-async function outputRun(page: Page, floodBytes: number): Promise<number> {
+export async function outputRun(page: Page, floodBytes: number): Promise<number> {
   const tag = Math.random().toString(36).slice(2, 10);
   await page.keyboard.type("clear");
   await page.keyboard.press("Enter");

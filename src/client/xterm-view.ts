@@ -7,6 +7,7 @@ import { Terminal, type IDisposable } from "@xterm/xterm";
 import { FitAddon } from "@xterm/addon-fit";
 import { WebLinksAddon } from "@xterm/addon-web-links";
 import xtermCssUrl from "@xterm/xterm/css/xterm.css?url";
+import containmentCssUrl from "./xterm-containment.css?url";
 import { TerminalConnection, type ConnectionStatus, type WelcomeInfo } from "./terminal-connection.ts";
 import { TerminalBusyError } from "./registry.ts";
 import type { Activity } from "../../server/protocol.ts";
@@ -41,17 +42,22 @@ const RUN_MAX_WAIT_MS = 120_000;
 
 let stylesheet: Promise<void> | undefined;
 
-/** xterm.css as a <link>, added once, on the first start: pages ship none of it before. */
+/** xterm.css (and the screen's containment, xterm-containment.css) as <link>s, added once, on the first start: pages ship none of it before. */
 function loadStylesheet(): Promise<void> {
-  stylesheet ??= new Promise((resolve) => {
-    const link = document.createElement("link");
-    link.rel = "stylesheet";
-    link.href = xtermCssUrl;
-    link.dataset.nwl = "xterm";
-    // Measuring cells before the sheet applies gives a wrong fit; a failed sheet is not worth blocking on.
-    link.onload = link.onerror = () => resolve();
-    document.head.append(link);
-  });
+  stylesheet ??= Promise.all(
+    [xtermCssUrl, containmentCssUrl].map(
+      (href) =>
+        new Promise<void>((resolve) => {
+          const link = document.createElement("link");
+          link.rel = "stylesheet";
+          link.href = href;
+          link.dataset.nwl = "xterm";
+          // Measuring cells before the sheet applies gives a wrong fit; a failed sheet is not worth blocking on.
+          link.onload = link.onerror = () => resolve();
+          document.head.append(link);
+        }),
+    ),
+  ).then(() => undefined);
   return stylesheet;
 }
 
@@ -108,6 +114,7 @@ export class TerminalView {
     // A link opens in a new tab with no opener. (The addon's default opens about:blank and then
     // navigates it, which a page under Cross-Origin-Opener-Policy: same-origin cannot do.)
     term.loadAddon(new WebLinksAddon((_event, uri) => void window.open(uri, "_blank", "noopener,noreferrer")));
+    options.host.classList.add("nwl-xterm-host");
     term.open(options.host);
     await this.tryWebgl();
     this.fit.fit();
