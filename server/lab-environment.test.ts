@@ -175,6 +175,14 @@ describe("a lab that continues another, and a step this host cannot run", () => 
     await terminal.close();
   });
 
+  it("continues a lab with a step this host cannot run: that step is left out, and the terminal says so", async () => {
+    const terminal = await ProtocolClient.connect(server.url, { lab: "fixture-continues-further" });
+    await expect.poll(() => terminal.environmentEvents.filter((event) => event.type === "activity").length).toBe(5);
+    const skipped = terminal.environmentEvents.at(-1);
+    expect(skipped).toMatchObject({ type: "activity", passed: false, title: expect.stringMatching(/not done here/), output: expect.stringMatching(/lab VM/) });
+    await terminal.close();
+  });
+
   it("answers the check and the solve of a step whose command is missing with why, running nothing", async () => {
     const check = await api<{ passed: boolean; unavailable?: string; output: string }>(labApiPath.checkpoint(CONTINUES, "on-the-vm", "check"));
     expect(check.body.passed).toBe(false);

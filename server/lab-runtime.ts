@@ -112,6 +112,12 @@ export class LabRuntime {
       }
       for (const previous of lab ? continuationChain(this.labs, lab) : []) {
         for (const checkpoint of previous.definition.checkpoints) {
+          // A step this host cannot run (its `needs` are missing) is left out, and said so: it needs the lab VM.
+          const unavailable = unavailableReason(checkpoint);
+          if (unavailable) {
+            announce({ title: `${previous.definition.title}: “${checkpoint.title}”, not done here`, script: "", output: unavailable, passed: false });
+            continue;
+          }
           const script = readLabScript(previous, checkpoint.solve);
           const ran = await environment.runScript(script, { timeoutMs: SOLVE_TIMEOUT_MS });
           const checked = await environment.runScript(readLabScript(previous, checkpoint.check), { timeoutMs: checkpoint.timeoutMs });

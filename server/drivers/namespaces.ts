@@ -411,9 +411,12 @@ export class NamespacesDriver implements SessionDriver {
         disposing ??= (async () => {
           environments.delete(environment);
           // Processes first, so nothing recreates containers while they are removed.
-          const survivors = await killNamespaceProcesses(holder.namespaces);
+          const first = await killNamespaceProcesses(holder.namespaces);
           // Never fails for containerd's sake: when it is down, the namespace goes once it is back.
           await removeNamespace();
+          // A container process runc was still bringing into the environment's network namespace can
+          // show up after the first sweep (seen: a task's `sleep 2000`): sweep again once containerd let go.
+          const survivors = [...new Set([...first, ...(await killNamespaceProcesses(holder.namespaces))])];
           // runc leaves the per-namespace parent of its containers' cgroups (/<hierarchy>/nwl-<id>) behind.
           await destroyEnvironmentCgroups(containerdNamespaceCgroups(namespace));
           if (survivors.length) throw new Error(`environment ${id}: processes ${survivors.join(", ")} survived SIGKILL`);
@@ -452,6 +455,15 @@ export interface NamespacesEnvironment extends LabEnvironment {
   startMs: number;
 }
 
+/** A process's command line, for a message (empty once it is gone). */
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim().slice(0, 120);
+  } catch {
+    return "gone";
+  }
+}
+
 /** What is left of a disposed environment on the host: empty when it is gone for good. */
 export async function environmentLeftovers(
   environment: NamespacesEnvironment,
@@ -461,7 +473,7 @@ export async function environmentLeftovers(
   const leftovers: string[] = [];
   if ((await listNamespaces(containerdAddress)).includes(environment.namespace)) leftovers.push(`containerd namespace ${environment.namespace}`);
   const pids = processesInNamespaces(environment.namespaces);
-  if (pids.length) leftovers.push(`processes ${pids.join(", ")}`);
+  if (pids.length) leftovers.push(`processes ${pids.map((pid) => `${pid} (${commandOf(pid)})`).join(", ")}`);
   const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((line) => line.includes(environment.home) || line.includes(path.dirname(environment.home) + "/"));
   if (mounts.length) leftovers.push(`mounts: ${mounts.join("; ")}`);
   if (existsSync(path.dirname(environment.home))) leftovers.push(`files in ${path.dirname(environment.home)}`);

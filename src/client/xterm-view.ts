@@ -223,6 +223,11 @@ export class TerminalView {
 
   /** What the lab ran in this environment (a Solve): its commands and their output, dim, between two lab lines. */
   activity(activity: Activity): void {
+    if (!activity.script.trim()) {
+      // Nothing ran (a step this lab server cannot run): only why.
+      this.notice(`${activity.title}: ${activity.output}`, "warning");
+      return;
+    }
     const clean = (text: string) => text.replace(/\r?\n/g, "\r\n").replace(/[\x00-\x08\x0b-\x0c\x0e-\x1a\x1c-\x1f\x7f]/g, "");
     const commands = activity.script
       .split("\n")
