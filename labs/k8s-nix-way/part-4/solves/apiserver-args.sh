@@ -1,0 +1,15 @@
+mkdir -p ~/k8s
+cat > ~/k8s/apiserver.nix <<'NIX'
+let
+  secretsPath = "/var/lib/kubernetes/secrets";
+  serviceArgs = [
+    "--etcd-servers" "https://[::1]:2379"
+    "--client-ca-file" "${secretsPath}/ca.pem"
+    "--authorization-mode" "RBAC,Node"
+  ];
+in
+{
+  execStart = builtins.concatStringsSep " " ([ "kube-apiserver" ] ++ serviceArgs);
+}
+NIX
+nix-instantiate --eval --strict --json ~/k8s/apiserver.nix -A execStart | jq -r .
