@@ -5,11 +5,13 @@ let
   serviceArgs = [
     "--etcd-servers" "https://[::1]:2379"
     "--client-ca-file" "${secretsPath}/ca.pem"
-    "--authorization-mode" "RBAC,Node"
+    "--authorization-mode" "RBAC"
   ];
 in
 {
   execStart = builtins.concatStringsSep " " ([ "kube-apiserver" ] ++ serviceArgs);
 }
 NIX
+nix-instantiate --eval --strict --json ~/k8s/apiserver.nix -A execStart | jq -r .
+sed -i 's/"--authorization-mode" "RBAC"/"--authorization-mode" "RBAC,Node"/' ~/k8s/apiserver.nix
 nix-instantiate --eval --strict --json ~/k8s/apiserver.nix -A execStart | jq -r .

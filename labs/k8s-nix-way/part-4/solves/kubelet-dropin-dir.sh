@@ -16,7 +16,9 @@ builtins.mapAttrs (name: paths: rules paths) settings
 NIX
 mkdir -p ~/node/etc/tmpfiles.d
 nix-instantiate --eval --strict --json ~/k8s/tmpfiles.nix -A kubelet-config-dropin | jq -r . > ~/node/etc/tmpfiles.d/kubelet-config-dropin.conf
-echo 'kubernetes:x:994:994:Kubernetes:/var/lib/kubernetes:/usr/sbin/nologin' >> ~/node/etc/passwd
-echo 'kubernetes:x:994:' >> ~/node/etc/group
+cat ~/node/etc/tmpfiles.d/kubelet-config-dropin.conf
 systemd-tmpfiles --create --root ~/node
-ls -ld ~/node/var/lib/kubelet/config.d
+grep -q '^kubernetes:' ~/node/etc/passwd 2>/dev/null || echo 'kubernetes:x:994:994:Kubernetes:/var/lib/kubernetes:/usr/sbin/nologin' >> ~/node/etc/passwd
+grep -q '^kubernetes:' ~/node/etc/group 2>/dev/null || echo 'kubernetes:x:994:' >> ~/node/etc/group
+systemd-tmpfiles --create --root ~/node
+ls -ldn ~/node/var/lib/kubelet/config.d
