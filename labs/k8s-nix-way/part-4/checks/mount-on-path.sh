@@ -6,7 +6,9 @@ if ! unit_path=$(nix-instantiate --eval --json ~/k8s/kubelet-path.nix 2>&1); the
   echo "nix-instantiate cannot evaluate ~/k8s/kubelet-path.nix:"; sed "s|$HOME|~|g" <<<"$unit_path" | head -n 12; exit 1
 fi
 unit_path=$(jq -r . <<<"$unit_path")
-echo "The unit's PATH: ${unit_path//$HOME/~}"
+# Paths are shown from ~ (bash would expand a ~ in ${var//…/~} back to $HOME: sed keeps it).
+tilde() { sed "s|$HOME|~|g" <<<"$1"; }
+echo "The unit's PATH: $(tilde "$unit_path")"
 IFS=: read -ra entries <<<"$unit_path"
 for entry in "${entries[@]}"; do
   case "$entry" in
@@ -15,9 +17,9 @@ for entry in "${entries[@]}"; do
   esac
 done
 if ! out=$(env -i PATH="$unit_path" mount 2>&1); then
-  echo "With that PATH alone, mount is not found: ${out//$HOME/~}"
+  echo "With that PATH alone, mount is not found: $(tilde "$out")"
   echo "This is what the author's kubelet met. Add the mount package to the path list (\"\${home}/pkgs/mount\")."
   exit 1
 fi
 for entry in "${entries[@]}"; do [ -x "$entry/mount" ] && { found="$entry/mount"; break; }; done
-echo "mount runs with the unit's PATH alone: ${found//$HOME/~} (it listed $(wc -l <<<"$out") mounts)."
+echo "mount runs with the unit's PATH alone: $(tilde "$found") (it listed $(wc -l <<<"$out") mounts)."
