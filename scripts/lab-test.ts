@@ -10,13 +10,18 @@
  * after its step. Then each detour of the lab (a plausible wrong step, e.g. a
  * typo in `sleep 2000`) runs in a fresh environment: the check must fail, say
  * how to get back on track, and pass once the reader types exactly what it
- * said. Needs root and the Debian packages the driver names when they are
- * missing.
+ * said. A checkpoint whose `needs` this host lacks (a kubelet, an API
+ * server) is not run: its check and its solve must answer that the step
+ * needs the lab VM (never pass), and it is reported as skipped, never counted
+ * as passed. Needs root and the Debian packages the driver names when they
+ * are missing.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { LabRuntime } from "../server/lab-runtime.ts";
+import { findCommand } from "../server/environment/prerequisites.ts";
+import type { Checkpoint } from "../labs/schema.ts";
 import type { LabEnvironment } from "../server/drivers/driver.ts";
 import { environmentLeftovers, NamespacesDriver, type NamespacesEnvironment } from "../server/drivers/namespaces.ts";
 import { SandboxDriver, sandboxLeftovers, type SandboxEnvironment } from "../server/drivers/sandbox/sandbox.ts";
@@ -167,6 +172,33 @@ function unreadable(output: string, options: { failed: boolean; hostPaths: strin
   return problems;
 }
 
+/**
+ * The commands of the checkpoint's `needs` that this host lacks, as the skip
+ * line says them ("needs kubelet: only on the lab VM"); empty when it can run here.
+ */
+function unmetNeeds(checkpoint: Checkpoint): string[] {
+  return checkpoint.needs
+    .map((command) => (typeof command === "string" ? { name: command, install: undefined } : command))
+    .filter((command) => !findCommand(command.name))
+    .map((command) => `needs ${command.name}: ${command.install ?? "not on this lab server"}`);
+}
+
+/**
+ * A step this host cannot run: its check must answer `unavailable` (not pass,
+ * not fail as if the reader were wrong) and its solve must refuse to run.
+ * Returns what is wrong; empty when both answered so.
+ */
+async function provesUnavailable(runtime: LabRuntime, labId: string, checkpoint: Checkpoint, environment: LabEnvironment): Promise<string[]> {
+  const problems: string[] = [];
+  const check = await runtime.check(labId, checkpoint.id, environment);
+  if (check.passed) problems.push("its check passed on a host without what it needs");
+  if (!check.unavailable) problems.push("its check did not answer `unavailable`");
+  else if (!/lab VM/.test(check.unavailable)) problems.push(`its check's answer does not name the lab VM: ${check.unavailable}`);
+  const solve = await runtime.solve(labId, checkpoint.id, environment);
+  if (solve.exitCode === 0) problems.push("its solve ran (exit 0) on a host without what it needs");
+  return problems;
+}
+
 const ms = (value: number) => `${Math.round(value)} ms`.padStart(8);
 const indent = (text: string) => text.trim().split("\n").map((line) => `        | ${line}`).join("\n");
 
@@ -191,7 +223,7 @@ async function leftoversOf(driver: NamespacesDriver | SandboxDriver, environment
   return environmentLeftovers(environment as NamespacesEnvironment, driver.containerdAddress!, listContainerdNamespaces);
 }
 
-async function testLab(runtime: LabRuntime, driver: NamespacesDriver | SandboxDriver, lab: LoadedLab, hostPaths: string[]): Promise<string[]> {
+async function testLab(runtime: LabRuntime, driver: NamespacesDriver | SandboxDriver, lab: LoadedLab, hostPaths: string[], skipped: string[]): Promise<string[]> {
   const failures: string[] = [];
   const id = lab.definition.id;
   console.log(`\nlab ${id}: ${lab.definition.title}`);
@@ -213,6 +245,15 @@ async function testLab(runtime: LabRuntime, driver: NamespacesDriver | SandboxDr
     }
     console.log(`  ${fresh.length ? "FAIL" : "ok  "} every check fails in a new environment, in words for a reader`);
     for (const checkpoint of lab.definition.checkpoints) {
+      const unmet = unmetNeeds(checkpoint);
+      if (unmet.length) {
+        const problems = await provesUnavailable(runtime, id, checkpoint, environment);
+        console.log(`  ${problems.length ? "FAIL" : "skip"} ${checkpoint.id.padEnd(26)} ${unmet.join("; ")}${problems.length ? "" : " (its check answers unavailable)"}`);
+        for (const problem of problems) console.log(`        ${problem}`);
+        failures.push(...problems.map((problem) => `${id}/${checkpoint.id}: ${problem}`));
+        skipped.push(`${id}/${checkpoint.id}: ${unmet.join("; ")}`);
+        continue;
+      }
       const before = await runtime.check(id, checkpoint.id, environment);
       const solve = await runtime.solve(id, checkpoint.id, environment);
       const after = await runtime.check(id, checkpoint.id, environment);
@@ -253,6 +294,10 @@ async function testLab(runtime: LabRuntime, driver: NamespacesDriver | SandboxDr
 async function solveUpTo(runtime: LabRuntime, lab: LoadedLab, environment: LabEnvironment, last: string | undefined): Promise<string | undefined> {
   if (last === undefined) return undefined;
   for (const checkpoint of lab.definition.checkpoints) {
+    if (unmetNeeds(checkpoint).length) {
+      if (checkpoint.id === last) return undefined;
+      continue;
+    }
     await runtime.solve(lab.definition.id, checkpoint.id, environment);
     const result = await runtime.check(lab.definition.id, checkpoint.id, environment);
     if (!result.passed) return `${checkpoint.id} failed after its solve:\n${indent(result.output)}`;
@@ -331,6 +376,8 @@ async function main(): Promise<number> {
   const runtime = new LabRuntime(driver, catalog);
   const started = performance.now();
   const failures: string[] = [];
+  /** Checkpoints this host cannot run (unmet `needs`): reported, never counted as passed. */
+  const skipped: string[] = [];
   try {
     await runtime.prepare(labs.map((lab) => lab.definition.id));
     const steps = Object.entries(driver.timings).map(([step, time]) => `${step} ${time} ms`).join(", ");
@@ -339,7 +386,7 @@ async function main(): Promise<number> {
     // Paths of the server's side, which no check may show a reader.
     const hostPaths = [...new Set([dataDir, PROJECT_DIR, path.resolve(values["labs-dir"]!), ".lab-data", "/tmp/nwl", "/run/nix-way-labs"])];
     for (const lab of labs) {
-      failures.push(...(await testLab(runtime, driver, lab, hostPaths)));
+      failures.push(...(await testLab(runtime, driver, lab, hostPaths, skipped)));
       failures.push(...(await testDetours(runtime, driver, lab, hostPaths)));
     }
   } finally {
@@ -347,7 +394,8 @@ async function main(): Promise<number> {
   }
   const strays = processesUsing(dataDir);
   failures.push(...strays.map((stray) => `still running after close: ${stray}`));
-  console.log(`\n${failures.length ? `FAILED (${failures.length}):\n  ${failures.join("\n  ")}` : `all ${labs.length} lab(s) passed`} in ${Math.round(performance.now() - started)} ms`);
+  if (skipped.length) console.log(`\nnot run here, needing the lab VM (${skipped.length}):\n  ${skipped.join("\n  ")}`);
+  console.log(`\n${failures.length ? `FAILED (${failures.length}):\n  ${failures.join("\n  ")}` : `all ${labs.length} lab(s) passed${skipped.length ? ` (${skipped.length} step(s) not run: they need the lab VM)` : ""}`} in ${Math.round(performance.now() - started)} ms`);
   return failures.length ? 1 : 0;
 }
 
