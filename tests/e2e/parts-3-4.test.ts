@@ -55,9 +55,12 @@ async function expectPassed(page: Page, id: string): Promise<void> {
 /** A step this host cannot run: the page's caution names it, and its check answers with the lab VM, never passing. */
 async function expectNeedsLabVm(page: Page, id: string): Promise<void> {
   await expect.poll(() => page.locator(".starlight-aside--caution").first().textContent()).toMatch(/needs the NixOS lab VM/);
+  // Before any check: the page knows from the server's lab list, and says so on the checkpoint.
+  const element = checkpoint(page, id);
+  await expect.poll(() => element.getAttribute("data-state"), { timeout: 30_000 }).toBe("unavailable");
+  expect(await element.locator("[data-testid=checkpoint-result]").textContent()).toBe("Needs the lab VM");
   const answer = await check(page, id);
-  // "failed" with the server's words, or "unavailable" where the page knows it from the server's lab list.
-  expect(["failed", "unavailable"]).toContain(answer.state);
+  expect(answer.state).toBe("unavailable");
   expect(answer.output).toMatch(/needs what this lab server does not have: `kube(let|-apiserver)` not found \(only on the NixOS lab VM\)/);
   expect(answer.output).toContain("It runs on the NixOS lab VM");
 }
