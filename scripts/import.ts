@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import type { Code, Heading, Root, RootContent } from "mdast";
+import type { Code, Heading, Root } from "mdast";
 import remarkFrontmatter from "remark-frontmatter";
 import remarkGfm from "remark-gfm";
 import remarkMdx from "remark-mdx";
@@ -186,7 +186,7 @@ export function importPost(source: string, options: ImportOptions): ImportResult
   const tree = unified().use(remarkParse).use(remarkFrontmatter, ["yaml", "toml"]).use(remarkGfm).parse(source) as Root;
   const frontMatter = frontMatterOf(tree, report);
   const firstHeading = tree.children.find((child): child is Heading => child.type === "heading");
-  if (!frontMatter.title) frontMatter.title = firstHeading ? plainText(firstHeading as AnyNode) : path.basename(options.file, path.extname(options.file));
+  if (!frontMatter.title) frontMatter.title = firstHeading ? plainText(firstHeading as unknown as AnyNode) : path.basename(options.file, path.extname(options.file));
 
   const base = path.basename(options.file, path.extname(options.file));
   const slug = kebab(options.slug ?? frontMatter.slug ?? (base === "index" || base === "_index" ? path.basename(path.dirname(path.resolve(options.file))) : base)) || "imported-post";
