@@ -482,6 +482,14 @@ function renderPage(input: { body: AnyNode[]; frontMatter: FrontMatter; labId: s
 function remarkDirectiveStringify(this: { data: () => { toMarkdownExtensions?: unknown[] } }) {
   const data = this.data();
   (data.toMarkdownExtensions ??= []).push({
+    // MDX reads a paragraph that starts with `import` or `export` as JavaScript: the serializer
+    // writes that first letter as a character reference (&#x69;) instead, which reads the same.
+    unsafe: [
+      { character: "i", atBreak: true, after: "mport\\b" },
+      { character: "e", atBreak: true, after: "xport\\b" },
+    ],
+  });
+  data.toMarkdownExtensions.push({
     handlers: {
       containerDirective(node: AnyNode, _parent: unknown, state: { containerFlow: (node: AnyNode, info: unknown) => string }, info: unknown) {
         const [label, ...rest] = node.children ?? [];

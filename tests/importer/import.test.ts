@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import remarkFrontmatter from "remark-frontmatter";
+import remarkGfm from "remark-gfm";
 import remarkMdx from "remark-mdx";
 import remarkParse from "remark-parse";
 import { unified } from "unified";
@@ -24,6 +25,8 @@ import { copyProject, projectRoot } from "./project-copy.ts";
 const fixtures = path.join(projectRoot, "tests", "fixtures", "posts");
 const ZOLA = path.join(fixtures, "zola-etcd-by-hand.md");
 const HUGO = path.join(fixtures, "hugo-containers.md");
+/** Prose MDX would read as JavaScript or JSX: paragraphs starting with import/export, braces, angle brackets, entities. */
+const HAZARDS = path.join(fixtures, "hugo-mdx-hazards.md");
 const importFixture = (file: string) => importPost(readFileSync(file, "utf8"), { file, series: "fixture-series" });
 
 type Node = { type: string; name?: string; lang?: string; value?: string; attributes?: { name: string; value: string }[]; children?: Node[] };
@@ -158,6 +161,39 @@ describe("a Hugo post (--- YAML front matter)", () => {
   });
 });
 
+describe("prose that MDX would misread", () => {
+  const result = importFixture(HAZARDS);
+
+  test("reads back, through remark-mdx and GFM, as the same text: no JavaScript, no JSX from the post", () => {
+    const tree = unified().use(remarkParse).use(remarkMdx).use(remarkGfm).use(remarkFrontmatter, ["yaml"]).parse(result.page) as Node;
+    const esm = (tree.children ?? []).filter((node) => node.type === "mdxjsEsm");
+    expect(esm).toHaveLength(1); // the page's own component imports, nothing from the post
+    const jsxNames = pageNodes(result.page).filter((node) => node.type.startsWith("mdxJsx")).map((node) => node.name);
+    expect(new Set(jsxNames)).toEqual(new Set(["LabProgress", "Terminal", "Run", "Checkpoint"]));
+    const text = pageNodes(result.page)
+      .filter((node) => node.type === "text")
+      .map((node) => node.value)
+      .join("\n");
+    for (const sentence of [
+      'import foo from "bar" is how a paragraph may start.',
+      "export const x = 1; also.",
+      "Braces { and } and {{ not a shortcode and <3 and a ",
+      " c and a < b > c.",
+      "quote with {brace} and",
+      "emph {y}",
+      "and HTML entity & <div> and {.",
+      "col {a}",
+    ]) {
+      expect(text).toContain(sentence);
+    }
+  });
+
+  test("the shell block in a quote and the one after a list still get their stubs", () => {
+    expect(result.checkpoints.map((checkpoint) => checkpoint.commands)).toEqual(["rm -rf /tmp/x", 'echo "{not jsx}" > /tmp/x']);
+    expect(result.report).toContainEqual(expect.objectContaining({ kind: "html", detail: expect.stringContaining("<b>") }));
+  });
+});
+
 describe("the lab folder it writes", () => {
   const out = mkdtempSync(path.join(tmpdir(), "nwl-import-"));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
@@ -213,7 +249,7 @@ describe("the site builds with the imported drafts", () => {
   afterAll(() => site.remove());
 
   test("astro build passes; the pages have Run buttons, the checkpoints and their stub titles", () => {
-    for (const post of [ZOLA, HUGO]) {
+    for (const post of [ZOLA, HUGO, HAZARDS]) {
       const run = spawnSync(process.execPath, [path.join(projectRoot, "scripts", "import.ts"), post, "--series", "fixture-series", "--out", site.dir], { encoding: "utf8" });
       expect(run.status, run.stderr).toBe(0);
     }
@@ -231,5 +267,11 @@ describe("the site builds with the imported drafts", () => {
     expect(html).toContain("TODO: what <code>etcdctl put /greeting hello</code> leaves behind");
     const hugo = readFileSync(path.join(site.dir, "dist", "labs", "hugo-containers", "index.html"), "utf8");
     expect([...hugo.matchAll(/data-checkpoint-id="([^"]*)"/g)].map((match) => match[1])).toEqual(["pulling", "pulling-2", "cleaning-up"]);
+    const hazards = readFileSync(path.join(site.dir, "dist", "labs", "hugo-mdx-hazards", "index.html"), "utf8");
+    const text = hazards.replace(/<[^>]+>/g, "").replace(/&quot;|&#34;/g, '"').replace(/&lt;|&#60;/g, "<").replace(/&amp;|&#38;/g, "&");
+    // Starlight's Markdown (smartypants) prints "bar" with curly quotes.
+    for (const sentence of ["import foo from “bar” is how a paragraph may start.", "export const x = 1; also.", "Braces { and } and {{ not a shortcode and <3"]) {
+      expect(text.includes(sentence), sentence).toBe(true);
+    }
   }, 180_000);
 });
