@@ -81,3 +81,17 @@ test("a checkpoint's title edited in lab.yaml shows on the next request, and the
   await until("a full-reload message", async () => (messages.some((message) => message.includes('"full-reload"')) ? true : undefined), 10_000);
   socket.close();
 });
+
+test("a checkpoint id the page still names, renamed in lab.yaml, is reported by the dev server, which keeps running", async () => {
+  const labFile = path.join(site.dir, "labs", "k8s-nix-way", "part-1", "lab.yaml");
+  const before = output.length;
+  writeFileSync(labFile, readFileSync(labFile, "utf8").replace("  - id: certificates\n", "  - id: certificates-renamed\n"));
+  await until(
+    "the dev server's report",
+    async () => (output.slice(before).includes('lab "k8s-nix-way-part-1" has no checkpoint "certificates"') ? true : undefined),
+    10_000,
+  );
+  expect(output.slice(before)).toMatch(/src\/content\/docs\/labs\/part-1\.mdx:\d+: lab "k8s-nix-way-part-1" has no checkpoint "certificates"/);
+  writeFileSync(labFile, readFileSync(labFile, "utf8").replace("  - id: certificates-renamed\n", "  - id: certificates\n"));
+  await until("the page again", async () => ((await page())?.includes(NEW_TITLE) ? true : undefined), 20_000);
+});
