@@ -23,6 +23,21 @@ test("the lab schema keeps the field descriptions, the id pattern and the closed
   expect(checkpoint.properties.timeoutMs).toMatchObject({ type: "integer", minimum: 500, maximum: 120000 });
 });
 
+test("every field of lab.yaml and series.yaml keeps its .describe() text, for the editor's hover", () => {
+  const undescribed: string[] = [];
+  const walk = (node: { properties?: Record<string, { description?: string }>; items?: unknown; anyOf?: unknown[] } | undefined, at: string) => {
+    if (!node || typeof node !== "object") return;
+    for (const [name, property] of Object.entries(node.properties ?? {})) {
+      if (!property.description) undescribed.push(`${at}.${name}`);
+      walk(property as never, `${at}.${name}`);
+    }
+    walk(node.items as never, `${at}[]`);
+    for (const option of node.anyOf ?? []) walk(option as never, at);
+  };
+  for (const file of ["lab.schema.json", "series.schema.json"]) walk(JSON.parse(readFileSync(path.join(projectRoot, "labs", file), "utf8")), file);
+  expect(undescribed).toEqual([]);
+});
+
 test("Part 1's lab.yaml names the schema on its first line, for editors with the YAML language server", () => {
   const first = readFileSync(path.join(projectRoot, "labs", "k8s-nix-way", "part-1", "lab.yaml"), "utf8").split("\n")[0];
   expect(first).toBe("# yaml-language-server: $schema=../../lab.schema.json");
