@@ -153,11 +153,12 @@ function splitTranscript(code: string): { commands: string; output: string; hadP
   let continuing = false;
   let hadPrompts = false;
   for (const line of code.split("\n")) {
-    const prompt = /^\s*(?:[\w.@~:/-]*)?[$%] (.*)$/.exec(line);
+    // `$ cmd`, `user@host:~/dir$ cmd` or zsh's `% cmd`; not output such as "50% done".
+    const prompt = /^\s*(?:[\w.-]+@[\w.-]+(?::\S*)?)?\$ (.*)$/.exec(line) ?? /^\s*% (.*)$/.exec(line);
     if (continuing) {
       commands.push(line);
       continuing = /\\$/.test(line);
-    } else if (prompt && (line.trimStart().startsWith("$") || line.trimStart().startsWith("%") || /[$%] /.test(line))) {
+    } else if (prompt) {
       hadPrompts = true;
       commands.push(prompt[1]!);
       continuing = /\\$/.test(prompt[1]!);

@@ -16,7 +16,7 @@ import remarkMdx from "remark-mdx";
 import remarkParse from "remark-parse";
 import { unified } from "unified";
 import { parse as parseYaml } from "yaml";
-import { afterAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { importPost, writeImport, type ImportResult } from "../../scripts/import.ts";
 import { simpleCommands } from "../../scripts/shell-commands.ts";
 import { loadLabFolder } from "../../server/labs.ts";
@@ -194,11 +194,23 @@ describe("prose that MDX would misread", () => {
   });
 });
 
+test("console transcripts: `$ `, `user@host:dir$ ` and `% ` prompts are commands (with continuations), the rest output", () => {
+  const post = "---\ntitle: T\n---\n\n```console\n$ mkdir x\nuser@host:~/k8s$ touch y \\\n  z\n50% done\n% echo hi\nhi\n```\n";
+  const code = pageNodes(importPost(post, { file: "t.md" }).page).filter((node) => node.type === "code");
+  expect(code.map((node) => [node.lang, node.value])).toEqual([
+    ["sh", "mkdir x\ntouch y \\\n  z\necho hi"],
+    ["text", "50% done\nhi"],
+  ]);
+});
+
 describe("the lab folder it writes", () => {
-  const out = mkdtempSync(path.join(tmpdir(), "nwl-import-"));
-  afterAll(() => rmSync(out, { recursive: true, force: true }));
   const results: ImportResult[] = [ZOLA, HUGO].map(importFixture);
-  for (const result of results) writeImport(result, out);
+  let out = "";
+  beforeAll(() => {
+    out = mkdtempSync(path.join(tmpdir(), "nwl-import-"));
+    for (const result of results) writeImport(result, out);
+  });
+  afterAll(() => out && rmSync(out, { recursive: true, force: true }));
 
   test.each(results.map((result) => [result.slug, result] as const))("%s loads with the lab loader (schema-valid, scripts present)", (_slug, result) => {
     const dir = path.join(out, "labs", "fixture-series", result.slug);
@@ -221,8 +233,11 @@ describe("the lab folder it writes", () => {
 });
 
 describe("the command line", () => {
-  const out = mkdtempSync(path.join(tmpdir(), "nwl-import-cli-"));
-  afterAll(() => rmSync(out, { recursive: true, force: true }));
+  let out = "";
+  beforeAll(() => {
+    out = mkdtempSync(path.join(tmpdir(), "nwl-import-cli-"));
+  });
+  afterAll(() => out && rmSync(out, { recursive: true, force: true }));
   const cli = (...args: string[]) => spawnSync(process.execPath, [path.join(projectRoot, "scripts", "import.ts"), ...args], { encoding: "utf8" });
 
   test("prints the report, writes page and lab folder, and refuses to overwrite them without --force", () => {
@@ -245,8 +260,11 @@ describe("the command line", () => {
 });
 
 describe("the site builds with the imported drafts", () => {
-  const site = copyProject();
-  afterAll(() => site.remove());
+  let site: ReturnType<typeof copyProject>;
+  beforeAll(() => {
+    site = copyProject();
+  });
+  afterAll(() => site?.remove());
 
   test("astro build passes; the pages have Run buttons, the checkpoints and their stub titles", () => {
     for (const post of [ZOLA, HUGO, HAZARDS]) {
