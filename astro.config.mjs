@@ -4,6 +4,7 @@ import starlight from "@astrojs/starlight";
 import mdx from "@astrojs/mdx";
 import { pluginRunButton } from "./src/components/expressive-code/run-button.ts";
 import { labReferences } from "./src/components/integrations/lab-references.ts";
+import { labDevReload } from "./src/components/integrations/lab-dev-reload.ts";
 
 export default defineConfig({
   integrations: [
@@ -29,5 +30,6 @@ export default defineConfig({
     }),
     mdx(),
     labReferences(),
+    labDevReload(),
   ],
 });

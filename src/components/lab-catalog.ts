@@ -5,11 +5,28 @@
  */
 import { loadLabs, findCheckpoint, type LabCatalog, type LoadedLab } from "../../server/labs.ts";
 
+/**
+ * Bumped by the dev server when a file under labs/ changes (integrations/lab-dev-reload.ts).
+ * On globalThis, not in this module: the integration and the pages' module
+ * runner each have their own instance of this file, but share the process.
+ */
+const GENERATION = Symbol.for("nwl.labs.generation");
+const generations = globalThis as { [GENERATION]?: number };
+
+export function labsChanged(): void {
+  generations[GENERATION] = (generations[GENERATION] ?? 0) + 1;
+}
+
 let catalog: LabCatalog | undefined;
+let loadedGeneration = -1;
 
 export function labCatalog(): LabCatalog {
-  // Loaded once per build; the dev server re-imports this module when labs change.
-  catalog ??= loadLabs();
+  // Loaded once per build; in dev, again after labs/ changed.
+  const generation = generations[GENERATION] ?? 0;
+  if (!catalog || loadedGeneration !== generation) {
+    catalog = loadLabs();
+    loadedGeneration = generation;
+  }
   return catalog;
 }
 
