@@ -12,14 +12,6 @@ import { projectRoot } from "../importer/project-copy.ts";
 
 /** page:check → the commands the solve lacks, and why that is accepted (for now). */
 const KNOWN_DIFFERENCES: Record<string, { missing: string[]; reason: string }> = {
-  "src/content/docs/labs/part-1.mdx:certificates": {
-    missing: ["openssl x509 -in etcd.pem -noout -ext subjectAltName"],
-    reason: "only prints the SAN for the reader; reported to the lead (Part 1's owner decides whether the solve shows it too)",
-  },
-  "src/content/docs/labs/part-1.mdx:task-killed": {
-    missing: ["sleep 0.5"],
-    reason: "a pause so the reader's `ctr task ls` shows STOPPED; reported to the lead (Part 1's owner decides)",
-  },
 };
 
 describe("the rule", () => {

@@ -1,2 +1,3 @@
 ctr task kill -s SIGKILL test
+sleep 0.5
 ctr task ls
