@@ -44,8 +44,8 @@ const STOPPED: ReadonlySet<State> = new Set(["closed", "exited", "failed", "unau
 /** How long a Run waits for the terminal's shell (a first start makes the lab environment). */
 const RUN_CONNECT_TIMEOUT_MS = 90_000;
 
-/** A program holding the terminal this long gets the busy bar (and its Stop) without a Run asking. */
-const BUSY_BAR_DELAY_MS = 4000;
+/** A program holding the terminal this long gets a Stop button in the terminal's bar. */
+const STOP_BUTTON_DELAY_MS = 2000;
 
 /** Failed attempts before the terminal says how to get a lab server. */
 const ATTEMPTS_BEFORE_HELP = 2;
@@ -159,25 +159,49 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
   }
 
   /**
-   * The busy bar: what runs, and the ways on (Stop; Stop and run; run in a new
-   * terminal). It shows at once for a Run that found the terminal busy, and for
-   * any program still holding the terminal after BUSY_BAR_DELAY_MS (an attached
-   * task the reader cannot get out of); not for every short command.
+   * While a program holds the terminal (longer than STOP_BUTTON_DELAY_MS, so a
+   * quick command does not flicker), the terminal's bar offers Stop: the way
+   * out of an attached task that ignores Ctrl+C, without covering the screen
+   * of a program the reader means to watch (watch, less, an editor). A Run
+   * that finds the terminal busy gets the busy bar: what runs, and the ways on
+   * (Stop; Stop and run; run in a new terminal).
    */
   private showBusy(command: string | undefined, pending?: string): void {
     clearTimeout(this.busyTimer);
     this.dataset.busy = command === undefined ? "" : "true";
     if (command === undefined) {
       this.pendingRun = undefined;
+      this.stopButton().hidden = true;
       if (this.querySelector("[data-part=busy]")) this.busyBar().hidden = true;
       return;
     }
+    const stop = this.stopButton();
+    stop.title = `Stop ${command}: Ctrl+C, then, if it ignores that, the lab server kills it (never your shell)`;
     if (pending === undefined && this.pendingRun === undefined) {
-      this.busyTimer = setTimeout(() => this.showBusyBar(command), BUSY_BAR_DELAY_MS);
+      this.busyTimer = setTimeout(() => (stop.hidden = false), STOP_BUTTON_DELAY_MS);
       return;
     }
+    stop.hidden = false;
     if (pending !== undefined) this.pendingRun = pending;
     this.showBusyBar(command);
+  }
+
+  /** The Stop button in the terminal's bar, made on first need. */
+  private stopButton(): HTMLButtonElement {
+    let button = this.querySelector<HTMLButtonElement>("button[data-part=stop]");
+    if (button) return button;
+    button = document.createElement("button");
+    button.type = "button";
+    button.dataset.part = "stop";
+    button.dataset.action = "stop";
+    button.dataset.testid = "terminal-stop-running";
+    button.className = "nwl-stop";
+    button.textContent = "■ Stop";
+    button.hidden = true;
+    const actions = this.querySelector(".bar .actions");
+    if (actions) actions.prepend(button);
+    else this.prepend(button);
+    return button;
   }
 
   private showBusyBar(command: string): void {

@@ -96,12 +96,12 @@ describe("a reader who strays", () => {
     await page.keyboard.type("ctr task start test");
     await page.keyboard.press("Enter");
     await expect.poll(() => terminal.getAttribute("data-busy"), { timeout: 15_000 }).toBe("true");
-    // A program that holds the terminal for a while gets the busy bar, with its Stop, unasked.
-    const busy = terminal.locator("[data-testid=terminal-busy]");
-    await busy.waitFor({ state: "visible", timeout: 10_000 });
+    // A program that holds the terminal for a while gets a Stop in the terminal's bar, unasked.
+    await terminal.locator("[data-testid=terminal-stop-running]").waitFor({ state: "visible", timeout: 10_000 });
     await page.keyboard.press("Control+C");
     await page.waitForTimeout(1000);
     expect(await terminal.getAttribute("data-busy"), "Ctrl+C does not end the attached task").toBe("true");
+    const busy = terminal.locator("[data-testid=terminal-busy]");
     // A Run now would type into ctr: it is refused, and the page says what runs and how out.
     await runFor(page, "task-running").click();
     await busy.waitFor({ state: "visible", timeout: 10_000 });
