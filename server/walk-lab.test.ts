@@ -78,13 +78,14 @@ describe("walk-lab", () => {
     await expect(walkLab({ server: server.url, token: `${TEST_TOKEN}x`, log: () => {} })).rejects.toThrow(/refused/);
   });
 
-  it("takes the reader's link for the server and its token", async () => {
+  it("takes the reader's link for the server and its token, and the server's own page's Origin", async () => {
     const link = new URL(server.url);
     link.hash = `token=${TEST_TOKEN}`;
-    // The fixture lab fails at its first check: past the door, which is what this shows.
+    // The walker's idle copy of the lab fails at its first check: past the door and through the check API, which is what this shows.
     const lines: string[] = [];
-    const code = await main(["--server", link.toString(), "--labs-dir", idleLabs, "--reset"], (line) => lines.push(line));
+    const code = await main(["--server", link.toString(), "--labs-dir", idleLabs, "--reset", "--origin", link.origin], (line) => lines.push(line));
     expect(code, lines.join("\n")).toBe(1);
     expect(lines[0]).toMatch(/terminal open in environment \S+; 13 checkpoints/);
+    expect(lines.join("\n")).toMatch(/^FAIL nix-layout: [\s\S]*check said:/m);
   }, 120_000);
 });

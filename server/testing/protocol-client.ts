@@ -98,7 +98,7 @@ export class ProtocolClient {
       // A test types frames as it gives them (one over the server's maxPayload, too); the page splits at 64 KiB.
       inputFrameBytes: Number.MAX_SAFE_INTEGER,
       createSocket: (url, protocol) => (created = new NodeWebSocket(url, protocol, { origin: options.origin, host: options.host })),
-      onOutput: (data, processed) => this.output_(data, processed),
+      onOutput: (data, processed) => this.receiveOutput(data, processed),
       onRepaint: (data) => {
         this.repaints.push(Buffer.from(data));
         this.offset = this.connection.streamOffset;
@@ -239,7 +239,7 @@ export class ProtocolClient {
     this.socket.terminate();
   }
 
-  private output_(data: Uint8Array, processed: () => void): void {
+  private receiveOutput(data: Uint8Array, processed: () => void): void {
     // The connection already dropped what a replay repeated: a frame that does not follow on is a gap, a server bug.
     const start = this.connection.streamOffset - data.byteLength;
     if (start !== this.offset) throw new Error(`stream gap: expected offset ${this.offset}, got ${start}`);
