@@ -96,7 +96,6 @@ export class LabShell {
   private welcomed = false;
   private waiters = new Set<() => void>();
   private readonly onOutput: ((text: string) => void) | undefined;
-  private socket: NodeWebSocket | undefined;
 
   private constructor(options: ShellOptions) {
     this.onOutput = options.onOutput;
@@ -109,7 +108,7 @@ export class LabShell {
       token: options.token,
       storage: { getItem: () => null, setItem: () => {}, removeItem: () => {} },
       onPageHide: () => {},
-      createSocket: (url, protocol) => (this.socket = new NodeWebSocket(url, protocol, { origin: options.origin })),
+      createSocket: (url, protocol) => new NodeWebSocket(url, protocol, { origin: options.origin }),
       onOutput: (data, processed) => {
         this.read(this.decoder.decode(data, { stream: true }));
         processed();
@@ -217,11 +216,6 @@ export class LabShell {
 
   private notify(): void {
     for (const waiter of [...this.waiters]) waiter();
-  }
-
-  /** The socket the last connection used (its refusal, if it was refused). */
-  get lastSocket(): NodeWebSocket | undefined {
-    return this.socket;
   }
 }
 
