@@ -7,7 +7,8 @@
 import { createRequire } from "node:module";
 import * as pty from "node-pty";
 import WebSocket from "ws";
-import { FlowDefaults, FrameKind, PROTOCOL_VERSION, SUBPROTOCOL, decodeFrame, encodeMessage, parseServerMessage } from "../../server/protocol.ts";
+import { NodeWebSocket } from "../../src/client/node-socket.ts";
+import { TerminalConnection } from "../../src/client/terminal-connection.ts";
 
 
 /** The token of a reader's link (http://host:port/#token=…), as the lab server prints it. */
@@ -94,81 +95,82 @@ export abstract class Term {
 }
 
 /**
- * Our server as the browser's client (src/client/terminal-connection.ts)
- * speaks to it: hello, then output frames whose header is decoded and whose
- * offsets must follow on, acked every FlowDefaults.ackIntervalBytes. Like
- * the other peers' clients it only counts what arrives; it keeps no copies.
+ * Our server through the page's own client code: TerminalConnection
+ * (src/client/terminal-connection.ts) over NodeWebSocket, exactly as the
+ * page runs it but with no xterm. Its per-chunk work (decoding each frame's
+ * header, trimming replays, acking every FlowDefaults.ackIntervalBytes as
+ * soon as a chunk is "processed") is part of what is measured. Like the
+ * other peers' clients it only counts what arrives; it keeps no copies.
  */
 export class OurTerm extends Term {
-  private readonly socket: WebSocket;
-  /** Stream offset of the next byte expected. */
-  private offset = 0;
-  private acked = 0;
+  private readonly connection: TerminalConnection;
+  private socket: NodeWebSocket | undefined;
   private welcomed = false;
   private problem: string | undefined;
 
   static async connect(url: string, lab: string): Promise<OurTerm> {
-    const token = linkToken(url);
-    const socket = new WebSocket(new URL("ws", url.replace(/^http/, "ws")).toString(), SUBPROTOCOL, { perMessageDeflate: false });
-    const term = new OurTerm(socket);
-    await new Promise<void>((resolve, reject) => {
-      socket.once("open", () => resolve());
-      socket.once("error", reject);
-    });
-    socket.send(encodeMessage({ type: "hello", version: PROTOCOL_VERSION, lab, cols: 120, rows: 40, token }));
+    const term = new OurTerm(url, lab, linkToken(url));
     await term.until(() => term.welcomed || term.problem !== undefined, 20_000, "welcome").catch((error: Error) => (term.problem ??= error.message));
     if (!term.welcomed) {
-      socket.terminate();
+      term.connection.close();
       throw new Error(`no welcome: ${term.problem}`);
     }
     return term;
   }
 
-  private constructor(socket: WebSocket) {
+  private constructor(url: string, lab: string, token: string | undefined) {
     super();
-    this.socket = socket;
-    socket.on("message", (data, isBinary) => (isBinary ? this.frame(data as Buffer) : this.control((data as Buffer).toString("utf8"))));
-    socket.on("close", (code, reason) => {
-      this.problem ??= `closed ${code} ${reason.toString()}`;
-      this.ended();
+    this.connection = new TerminalConnection({
+      serverUrl: url,
+      lab,
+      name: "bench",
+      cols: 120,
+      rows: 40,
+      token,
+      // One connection per measured session: a drop fails the measurement instead of reconnecting.
+      reconnect: false,
+      storage: { getItem: () => null, setItem: () => {}, removeItem: () => {} },
+      onPageHide: () => {},
+      createSocket: (socketUrl, protocol) => {
+        this.socket = new NodeWebSocket(socketUrl, protocol);
+        // Closed once the socket is (the connection lets go of it at once on close()).
+        this.socket.raw.on("close", () => this.ended());
+        return this.socket;
+      },
+      onOutput: (data, processed) => {
+        // The payload is a view of the received frame: a Buffer over the same memory, no copy.
+        this.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+        processed();
+      },
+      // A repaint only follows a resume, which the bench never does: a protocol bug, and the measurement fails with it.
+      onRepaint: () => {
+        this.problem ??= "unexpected repaint";
+        this.connection.close();
+      },
+      onStatus: (status, detail, code) => {
+        if (status !== "closed") return;
+        this.problem ??= `closed ${code ?? ""} ${detail ?? ""}`.trim();
+        this.notify();
+      },
+      onWelcome: () => {
+        this.welcomed = true;
+        this.notify();
+      },
+      onExit: () => {},
+      onError: (code, message) => {
+        this.problem ??= `${code}: ${message}`;
+        this.notify();
+      },
     });
-    socket.on("error", () => {});
-  }
-
-  private control(text: string): void {
-    const parsed = parseServerMessage(text);
-    if (!parsed.ok) this.problem ??= parsed.error;
-    else if (parsed.message.type === "welcome") {
-      this.welcomed = true;
-      this.offset = this.acked = parsed.message.offset;
-    } else if (parsed.message.type === "error") this.problem ??= `${parsed.message.code}: ${parsed.message.message}`;
-    this.notify();
-  }
-
-  private frame(data: Buffer): void {
-    const frame = decodeFrame(data);
-    if (frame?.kind !== FrameKind.output) return;
-    if (frame.offset !== this.offset) {
-      // A gap or an overlap is a protocol bug: end the session, and the measurement fails with it.
-      this.problem ??= `stream gap: expected offset ${this.offset}, got ${frame.offset}`;
-      this.socket.terminate();
-      return;
-    }
-    this.offset += frame.payload.byteLength;
-    // decodeFrame's payload is a view of the received Buffer: a Buffer itself.
-    this.push(frame.payload as Buffer);
-    if (this.offset - this.acked >= FlowDefaults.ackIntervalBytes) {
-      this.acked = this.offset;
-      this.socket.send(encodeMessage({ type: "ack", offset: this.acked }));
-    }
+    this.connection.connect();
   }
 
   write(data: string): void {
-    this.socket.send(Buffer.from(data, "utf8"));
+    this.connection.sendInput(data);
   }
 
   protected shut(): void {
-    this.socket.close(1000);
+    this.connection.close();
   }
 }
 

@@ -1,19 +1,26 @@
 /**
- * A Node client of the terminal protocol, for tests and benchmarks: it
- * collects output in order, acks it, and waits for text to appear.
+ * The page's terminal client (src/client/terminal-connection.ts) in Node,
+ * for tests: one connection (no reconnects, so a refusal or a close shows),
+ * with its output collected in order, and waits for text to appear.
+ *
+ * Hello, welcome, output, acks, resume, notices, environment and activity
+ * events, exit and close codes all go through TerminalConnection, as they do
+ * in the page. What only a test of the server plays, a client the page never
+ * is, goes to the `ws` socket underneath: `sendRaw` (malformed frames),
+ * `send` of a hello or an ack, `drop` (no close frame), a close with a code of
+ * the test's choosing, and `socket` for raw frames.
  */
-import WebSocket from "ws";
+import type WebSocket from "ws";
+import { NodeWebSocket } from "../../src/client/node-socket.ts";
+import { TerminalConnection } from "../../src/client/terminal-connection.ts";
 import {
-  FlowDefaults,
-  FrameKind,
+  CloseCode,
   PROTOCOL_VERSION,
-  SUBPROTOCOL,
-  decodeFrame,
   encodeMessage,
-  parseServerMessage,
   type ClientMessage,
   type Activity,
   type EnvironmentChanged,
+  type ErrorCode,
   type ErrorMessage,
   type Notice,
   type Welcome,
@@ -41,7 +48,12 @@ export interface ProtocolClientOptions {
 /** The operator token test servers use (server/testing/lab-server.ts). */
 export const TEST_TOKEN = "test-token-0123456789abcdef";
 
+/** Session ids kept nowhere: two clients in one process are two pages, not one reloaded. */
+const NO_STORAGE = { getItem: () => null, setItem: () => {}, removeItem: () => {} };
+
 export class ProtocolClient {
+  readonly connection: TerminalConnection;
+  /** The `ws` socket under the connection: for raw frames only. */
   readonly socket: WebSocket;
   welcome: Welcome | undefined;
   readonly errors: ErrorMessage[] = [];
@@ -55,21 +67,77 @@ export class ProtocolClient {
   /** Stream offset just past the last byte received. */
   offset = 0;
   received = 0;
+  readonly closed: Promise<number>;
+  private readonly nodeSocket: NodeWebSocket;
   private chunks: Buffer[] = [];
-  private acked = 0;
   private readonly autoAck: boolean;
   private readonly keepOutput: boolean;
+  /** Processed-callbacks of output held back while this client plays one that reads nothing (autoAck false). */
+  private unprocessed: (() => void) | undefined;
   private waiters = new Set<() => void>();
-  readonly closed: Promise<number>;
 
-  private constructor(socket: WebSocket, options: ProtocolClientOptions) {
-    this.socket = socket;
+  private constructor(baseUrl: string, options: ProtocolClientOptions) {
     this.autoAck = options.autoAck ?? true;
     this.keepOutput = options.keepOutput ?? true;
     this.offset = options.offset ?? 0;
-    socket.on("message", (data, isBinary) => this.receive(data as Buffer, isBinary));
+    let created: NodeWebSocket | undefined;
+    const token = options.token === null ? undefined : (options.token ?? TEST_TOKEN);
+    this.connection = new TerminalConnection({
+      serverUrl: baseUrl,
+      lab: options.lab ?? "sandbox",
+      name: "test",
+      environment: options.environment,
+      cols: options.cols ?? 80,
+      rows: options.rows ?? 24,
+      token,
+      // One socket, no storage: every client is a page of its own unless the test resumes a session.
+      reconnect: false,
+      storage: NO_STORAGE,
+      ...(options.session !== undefined ? { resume: { session: options.session, offset: options.offset ?? 0 } } : {}),
+      onPageHide: () => {},
+      // A test types frames as it gives them (one over the server's maxPayload, too); the page splits at 64 KiB.
+      inputFrameBytes: Number.MAX_SAFE_INTEGER,
+      createSocket: (url, protocol) => (created = new NodeWebSocket(url, protocol, { origin: options.origin, host: options.host })),
+      onOutput: (data, processed) => this.receiveOutput(data, processed),
+      onRepaint: (data) => {
+        this.repaints.push(Buffer.from(data));
+        this.offset = this.connection.streamOffset;
+        this.notify();
+      },
+      onStatus: () => this.notify(),
+      onWelcome: (info) => {
+        this.welcome = { type: "welcome", version: PROTOCOL_VERSION, ...info };
+        if (info.replay !== "exact") this.offset = info.offset;
+        this.notify();
+      },
+      onExit: (code) => {
+        this.exitCode = code;
+        this.notify();
+      },
+      onError: (code, message) => {
+        this.errors.push({ type: "error", code: code as ErrorCode, message });
+        this.notify();
+      },
+      onNotice: (level, message) => {
+        this.notices.push({ type: "notice", level, message });
+        this.notify();
+      },
+      onEnvironment: (state) => {
+        this.environmentEvents.push({ type: "environment", state });
+        this.notify();
+      },
+      onActivity: (activity) => {
+        this.environmentEvents.push(activity);
+        this.notify();
+      },
+    });
+    this.connection.connect();
+    if (!created) throw new Error("TerminalConnection did not open a socket");
+    this.nodeSocket = created;
+    this.socket = created.raw;
+    // The close as the socket saw it, also after close() let go of the connection.
     this.closed = new Promise((resolve) =>
-      socket.on("close", (code, reason) => {
+      this.socket.on("close", (code, reason) => {
         this.closeCode = code;
         this.closeReason = reason.toString();
         this.notify();
@@ -78,33 +146,17 @@ export class ProtocolClient {
     );
   }
 
+  /** Opens a terminal and waits for its welcome (or its refusal: closeCode, errors). Rejects when the upgrade fails, with the HTTP `status`. */
   static async connect(baseUrl: string, options: ProtocolClientOptions = {}): Promise<ProtocolClient> {
-    const url = new URL("ws", baseUrl.replace(/^http/, "ws")).toString();
-    const socket = new WebSocket(url, SUBPROTOCOL, {
-      perMessageDeflate: false,
-      ...(options.origin ? { origin: options.origin } : {}),
-      ...(options.host ? { headers: { host: options.host } } : {}),
-    });
-    const client = new ProtocolClient(socket, options);
-    await new Promise<void>((resolve, reject) => {
-      socket.once("open", () => resolve());
-      socket.once("error", reject);
-      socket.once("unexpected-response", (_request, response) => {
-        reject(Object.assign(new Error(`upgrade refused: HTTP ${response.statusCode}`), { status: response.statusCode }));
-      });
-    });
-    client.send({
-      type: "hello",
-      version: PROTOCOL_VERSION,
-      lab: options.lab ?? "sandbox",
-      cols: options.cols ?? 80,
-      rows: options.rows ?? 24,
-      session: options.session,
-      environment: options.environment,
-      offset: options.offset,
-      token: options.token === null ? undefined : (options.token ?? TEST_TOKEN),
-    });
+    const client = new ProtocolClient(baseUrl, options);
+    let opened = false;
+    client.socket.once("open", () => (opened = true));
     await client.until(() => client.welcome !== undefined || client.closeCode !== undefined, 20_000, "welcome");
+    if (!opened && client.closeCode !== undefined) {
+      const { refusal, error } = client.nodeSocket;
+      if (refusal) throw Object.assign(new Error(`upgrade refused: HTTP ${refusal.status}`), { status: refusal.status });
+      throw error ?? new Error(`connection closed before it opened (${client.closeCode})`);
+    }
     return client;
   }
 
@@ -117,23 +169,29 @@ export class ProtocolClient {
     return this.chunks[0] ?? Buffer.alloc(0);
   }
 
+  /** The connection's own messages (resize, leave, interrupt) as the page sends them; a hello or an ack as given (raw). */
   send(message: ClientMessage): void {
-    this.socket.send(encodeMessage(message));
+    if (message.type === "resize") this.connection.resize(message.cols, message.rows);
+    else if (message.type === "leave") this.connection.leave();
+    else if (message.type === "interrupt") this.connection.interrupt();
+    else this.socket.send(encodeMessage(message));
   }
 
+  /** Types input, as the page does with the reader's keys (one frame per call). */
   type(input: string | Buffer): void {
-    this.socket.send(typeof input === "string" ? Buffer.from(input, "utf8") : input);
+    this.connection.sendInput(input);
   }
 
+  /** A frame as given, past the client: for malformed input. */
   sendRaw(data: string | Buffer, binary: boolean): void {
     this.socket.send(data, { binary });
   }
 
+  /** The client that read nothing (autoAck false) catches up: all it has is processed, and acked as the page acks. */
   ack(): void {
-    if (this.offset > this.acked) {
-      this.acked = this.offset;
-      this.send({ type: "ack", offset: this.acked });
-    }
+    const processed = this.unprocessed;
+    this.unprocessed = undefined;
+    processed?.();
   }
 
   clearOutput(): void {
@@ -169,8 +227,10 @@ export class ProtocolClient {
     });
   }
 
-  close(code = 1000): Promise<number> {
-    this.socket.close(code);
+  /** Ends the session as the page's close does (1000); another code closes the socket with it, as a browser going away (1001) or a Reconnect (4001) does. */
+  close(code: number = CloseCode.normal): Promise<number> {
+    if (code === CloseCode.normal) this.connection.close();
+    else this.socket.close(code);
     return this.closed;
   }
 
@@ -179,33 +239,16 @@ export class ProtocolClient {
     this.socket.terminate();
   }
 
-  private receive(data: Buffer, isBinary: boolean): void {
-    if (!isBinary) {
-      const parsed = parseServerMessage(data.toString("utf8"));
-      if (!parsed.ok) throw new Error(parsed.error);
-      const message = parsed.message;
-      if (message.type === "welcome") {
-        this.welcome = message;
-        if (message.replay !== "exact") this.offset = message.offset;
-      } else if (message.type === "exit") this.exitCode = message.code;
-      else if (message.type === "notice") this.notices.push(message);
-      else if (message.type === "environment" || message.type === "activity") this.environmentEvents.push(message);
-      else this.errors.push(message);
-      this.notify();
-      return;
-    }
-    const frame = decodeFrame(data);
-    if (!frame) throw new Error("undecodable frame");
-    if (frame.kind === FrameKind.repaint) {
-      this.repaints.push(Buffer.from(frame.payload));
-      this.offset = frame.offset;
-    } else {
-      if (frame.offset !== this.offset) throw new Error(`stream gap: expected offset ${this.offset}, got ${frame.offset}`);
-      this.offset += frame.payload.byteLength;
-      this.received += frame.payload.byteLength;
-      if (this.keepOutput) this.chunks.push(Buffer.from(frame.payload));
-      if (this.autoAck && this.offset - this.acked >= FlowDefaults.ackIntervalBytes) this.ack();
-    }
+  private receiveOutput(data: Uint8Array, processed: () => void): void {
+    // The connection already dropped what a replay repeated: a frame that does not follow on is a gap, a server bug.
+    const start = this.connection.streamOffset - data.byteLength;
+    if (start !== this.offset) throw new Error(`stream gap: expected offset ${this.offset}, got ${start}`);
+    this.offset = this.connection.streamOffset;
+    this.received += data.byteLength;
+    if (this.keepOutput) this.chunks.push(Buffer.from(data));
+    // Processed at once (acked every FlowDefaults.ackIntervalBytes, as the page does), or held until ack().
+    if (this.autoAck) processed();
+    else this.unprocessed = processed;
     this.notify();
   }
 

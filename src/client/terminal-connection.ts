@@ -1,9 +1,14 @@
 /**
- * Browser side of the terminal transport (protocol in server/protocol.ts):
+ * Client side of the terminal transport (protocol in server/protocol.ts):
  * one TerminalConnection is one terminal session that survives dropped
  * sockets. It resumes from the last byte received, acks what xterm has
  * processed (flow control), and queues input typed while reconnecting.
  * No DOM or xterm here: the UI hands in callbacks.
+ *
+ * The page, the server's tests (server/testing/protocol-client.ts), the
+ * bench (bench/lib/term.ts) and scripts/walk-lab.ts all use this one client.
+ * Outside a browser, the socket comes from `createSocket` (Node:
+ * src/client/node-socket.ts) and the page-only hooks are options.
  */
 import {
   CloseCode,
@@ -25,6 +30,22 @@ export interface WelcomeInfo {
   session: string;
   environment: string;
   replay: "new" | "exact" | "repaint";
+  /** Stream offset the next output frame starts at. */
+  offset: number;
+}
+
+/**
+ * What this client needs of a WebSocket: the browser's has it, and so does
+ * NodeWebSocket (src/client/node-socket.ts) over the `ws` package.
+ */
+export interface WebSocketLike {
+  binaryType: BinaryType;
+  readonly readyState: number;
+  onopen: ((event: Event) => void) | null;
+  onmessage: ((event: MessageEvent) => void) | null;
+  onclose: ((event: CloseEvent) => void) | null;
+  send(data: string | Uint8Array<ArrayBuffer>): void;
+  close(code?: number, reason?: string): void;
 }
 
 export interface TerminalConnectionOptions {
@@ -57,6 +78,19 @@ export interface TerminalConnectionOptions {
   onEnvironmentReset?(message: string): void;
   /** Where session ids persist across reloads; sessionStorage by default. */
   storage?: Pick<Storage, "getItem" | "setItem" | "removeItem">;
+  /** Opens the socket; the browser's WebSocket by default (Node: NodeWebSocket). */
+  createSocket?: (url: string, protocol: string) => WebSocketLike;
+  /** Calls `leave` when the page goes away; the window's `pagehide` by default. */
+  onPageHide?: (leave: () => void) => void;
+  /**
+   * false: the first close is final, and a refusal shows instead of being retried
+   * (a test's or a CLI's one connection). The page reconnects (the default).
+   */
+  reconnect?: boolean;
+  /** A session to resume from the start, and the stream offset already had of it (a client that keeps no storage). */
+  resume?: { session: string; offset: number };
+  /** Input goes in frames of at most this many bytes (64 KiB); the server's tests send frames whole. */
+  inputFrameBytes?: number;
 }
 
 /** Input is sent in frames of at most this size, well under the server's maxPayload. */
@@ -84,7 +118,7 @@ export class TerminalConnection {
   private readonly options: TerminalConnectionOptions;
   private readonly storageKey: string;
   private readonly encoder = new TextEncoder();
-  private socket: WebSocket | undefined;
+  private socket: WebSocketLike | undefined;
   private session: string | undefined;
   private environment: string | undefined;
   /** Stream offset of the next byte we expect: everything before it went to xterm. */
@@ -112,10 +146,20 @@ export class TerminalConnection {
     this.environment = options.environment;
     this.storageKey = `nwl:session:${options.lab}:${options.name}`;
     this.session = this.storage()?.getItem(this.storageKey) ?? undefined;
+    if (options.resume) {
+      this.session = options.resume.session;
+      this.received = this.processed = this.acked = options.resume.offset;
+    }
     // A page that is closed or reloaded says so, and the server keeps its shell
     // only briefly (a reload comes back within it); a dropped network says
     // nothing, and the shell waits the full grace period.
-    globalThis.addEventListener?.("pagehide", () => this.leave());
+    const onPageHide = options.onPageHide ?? ((leave) => globalThis.addEventListener?.("pagehide", leave));
+    onPageHide(() => this.leave());
+  }
+
+  /** Stream offset just past the last output byte received. */
+  get streamOffset(): number {
+    return this.received;
   }
 
   /** Tells the server this page is going away: keep the shell only long enough for a reload. */
@@ -141,8 +185,9 @@ export class TerminalConnection {
   sendInput(data: string | Uint8Array): void {
     // A copy on an ArrayBuffer of its own: WebSocket.send takes no shared memory.
     const bytes = typeof data === "string" ? this.encoder.encode(data) : new Uint8Array(data);
-    for (let start = 0; start < bytes.byteLength; start += INPUT_CHUNK_BYTES) {
-      const chunk = bytes.subarray(start, start + INPUT_CHUNK_BYTES);
+    const frameBytes = this.options.inputFrameBytes ?? INPUT_CHUNK_BYTES;
+    for (let start = 0; start < bytes.byteLength; start += frameBytes) {
+      const chunk = bytes.subarray(start, start + frameBytes);
       if (this.welcomed && this.socket?.readyState === WebSocket.OPEN) this.socket.send(chunk);
       else this.queueInput(chunk);
     }
@@ -175,11 +220,13 @@ export class TerminalConnection {
     this.options.onStatus(status);
     this.welcomed = false;
     this.lastError = undefined;
-    let socket: WebSocket;
+    let socket: WebSocketLike;
     try {
-      socket = new WebSocket(webSocketUrl(this.options.serverUrl), SUBPROTOCOL);
+      const url = webSocketUrl(this.options.serverUrl);
+      socket = this.options.createSocket ? this.options.createSocket(url, SUBPROTOCOL) : new WebSocket(url, SUBPROTOCOL);
     } catch (error) {
-      this.scheduleRetry(String(error));
+      // As a close that never opened: retried, unless this connection does not reconnect.
+      this.closed(1006, String(error));
       return;
     }
     socket.binaryType = "arraybuffer";
@@ -257,7 +304,7 @@ export class TerminalConnection {
     this.welcomed = true;
     this.attempt = 0;
     this.options.onStatus("connected");
-    this.options.onWelcome({ session, environment, replay });
+    this.options.onWelcome({ session, environment, replay, offset });
     // The terminal may have been fitted while the hello was under way.
     this.sendSize();
     this.flushQueuedInput();
@@ -277,6 +324,11 @@ export class TerminalConnection {
   }
 
   private closed(code: number, reason: string): void {
+    if (this.options.reconnect === false && !this.finished) {
+      this.finished = true;
+      this.options.onStatus("closed", reason || `closed (${code})`, code);
+      return;
+    }
     if (code === CloseCode.environmentReset && !this.finished) {
       // The shell went with its environment: a new one, in the reader's new environment for the lab.
       this.session = this.environment = undefined;
