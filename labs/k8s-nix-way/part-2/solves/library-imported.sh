@@ -1,6 +1,7 @@
+cd ~
 cat > ~/k8s/lib.nix <<'NIX'
 {
   mkConfig = config: builtins.toJSON config;
 }
 NIX
-cd ~ && nix-instantiate --eval -E 'let k8l = import ./k8s/lib.nix; in k8l.mkConfig { foo = "bar"; }'
+nix-instantiate --eval -E 'let k8l = import ./k8s/lib.nix; in k8l.mkConfig { foo = "bar"; }'
