@@ -100,7 +100,7 @@ describe("Part 2 in the browser, a reader's first page", () => {
 describe("Part 2 in the browser, after Part 1", () => {
   const lab = useServerAndBrowser();
 
-  it("from Part 1's end state: a reader who finished Part 1 gets a new Part 2 environment that continues it, and the page works from there", { timeout: 300_000 }, async () => {
+  it("from Part 1's end state: a reader who finished Part 1 gets a new Part 2 environment that continues it, and the page works from there", { timeout: 900_000 }, async () => {
     const context = await lab.browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     page.on("pageerror", (error) => console.error("page error:", error.message));
@@ -118,7 +118,8 @@ describe("Part 2 in the browser, after Part 1", () => {
     const catchUp = last.locator("[data-testid=checkpoint-catch-up]");
     await expect.poll(() => catchUp.isVisible(), { timeout: 30_000 }).toBe(true);
     await catchUp.click();
-    await expect.poll(() => part1Progress.getAttribute("data-passed"), { timeout: 180_000 }).toBe(String(Number(part1Total) - 1));
+    // Thirteen steps with containers, on a machine the lab shares: minutes when it is busy.
+    await expect.poll(() => part1Progress.getAttribute("data-passed"), { timeout: 540_000 }).toBe(String(Number(part1Total) - 1));
     await last.locator("[data-testid=checkpoint-solve]").click();
     await expect.poll(() => part1Progress.getAttribute("data-passed"), { timeout: 60_000 }).toBe(part1Total);
     const part1Environment = await part1Progress.getAttribute("data-environment");
