@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 declare -A needs=(
   [containerd]=containerd [runc]=runc [/usr/lib/cni/loopback]=containernetworking-plugins
   [/bin/busybox]=busybox-static [etcd]=etcd-server [etcdctl]=etcd-client
-  [docker-registry]=docker-registry [openssl]=openssl [unshare]=util-linux [nsenter]=util-linux
+  [docker-registry]=docker-registry [openssl]=openssl [nix-instantiate]=nix-bin [unshare]=util-linux [nsenter]=util-linux
   [ip]=iproute2 [ps]=procps [git]=git [python3]=python3 [make]=make [g++]=g++
 )
 # --test: the browser tests' Chromium, and Nix 2.8 for nix/nix-files.test.ts (every .nix file parses).
