@@ -105,12 +105,9 @@ export class LabRuntime {
     const lab = this.lab(labId);
     const environment = await this.driver.createEnvironment(labId);
     try {
-      const setup = lab?.definition.environment.setup;
-      if (setup) {
-        const result = await environment.runScript(readLabScript(lab, setup), { timeoutMs: SETUP_TIMEOUT_MS });
-        if (result.exitCode !== 0) throw new Error(`lab ${labId}: environment setup failed (exit ${result.exitCode}):\n${result.output}`);
-      }
+      // The labs it continues, earliest first, each set up and solved to its end; then its own setup.
       for (const previous of lab ? continuationChain(this.labs, lab) : []) {
+        await this.runSetup(previous, environment);
         for (const checkpoint of previous.definition.checkpoints) {
           // A step this host cannot run (its `needs` are missing) is left out, and said so: it needs the lab VM.
           const unavailable = unavailableReason(checkpoint);
@@ -126,11 +123,20 @@ export class LabRuntime {
           if (!passed) throw new Error(`lab ${labId} continues ${previous.definition.id}, whose step "${checkpoint.id}" did not pass after its solve:\n${checked.output}`);
         }
       }
+      if (lab) await this.runSetup(lab, environment);
     } catch (error) {
       await environment.dispose().catch(() => {});
       throw error;
     }
     return environment;
+  }
+
+  /** A lab's environment setup script, if it has one; throws with its output when it fails. */
+  private async runSetup(lab: LoadedLab, environment: LabEnvironment): Promise<void> {
+    const setup = lab.definition.environment.setup;
+    if (!setup) return;
+    const result = await environment.runScript(readLabScript(lab, setup), { timeoutMs: SETUP_TIMEOUT_MS });
+    if (result.exitCode !== 0) throw new Error(`lab ${lab.definition.id}: environment setup failed (exit ${result.exitCode}):\n${result.output}`);
   }
 
   /** Runs the checkpoint's check in the environment, killed at the checkpoint's timeout. */
