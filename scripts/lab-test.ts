@@ -24,6 +24,8 @@ import type { ContainerdMode } from "../server/environment/containerd.ts";
 import { listContainerdNamespaces } from "../server/environment/containerd-namespace.ts";
 import { isRunning } from "../server/environment/namespace-processes.ts";
 import { findLab, loadLabs, type LoadedLab } from "../server/labs.ts";
+import { configureHostTools } from "../server/environment/prerequisites.ts";
+import { resolveServerOptions } from "../server/options.ts";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -34,6 +36,10 @@ const { values, positionals } = parseArgs({
     driver: { type: "string", default: process.env.NWL_LAB_TEST_DRIVER ?? "auto" },
   },
 });
+
+// The host tools as the server finds them: NWL_CONFIG's file and the NWL_* variables (e.g. NWL_CNI_PLUGIN_DIR), else PATH.
+const { config: serverConfig } = resolveServerOptions([], process.env);
+configureHostTools({ cniPluginDir: serverConfig.cniPluginDir, registry: serverConfig.registry, busybox: serverConfig.busybox });
 
 /** The project's folder: the server's, never the reader's. */
 const PROJECT_DIR = path.resolve(import.meta.dirname, "..");
