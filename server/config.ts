@@ -70,10 +70,10 @@ export const ServerConfigSchema = z.object({
     .default("auto")
     .describe("Which containerd the labs use: the system's when its socket answers (auto), or one the server starts and supervises (embedded)"),
   // Found on PATH, never a fixed /bin/bash: NixOS has none.
-  shell: z.string().min(1).default(() => findCommand("bash") ?? "bash").describe("Login shell started in each terminal of the host and host-namespaces drivers (default: bash on PATH)"),
-  cniPluginDir: z.string().min(1).optional().describe("Folder of the CNI plugins (loopback); default: the first of /usr/lib/cni, /opt/cni/bin, /run/current-system/sw/bin holding loopback"),
-  registry: z.string().min(1).optional().describe("The image registry binary, a name on PATH or a path; default: docker-registry (Debian) or registry (nixpkgs' docker-distribution) on PATH"),
-  busybox: z.string().min(1).optional().describe("The static busybox the lab images are built from, a name on PATH or a path; default: busybox on PATH"),
+  shell: z.string().min(1).default(() => findCommand("bash") ?? "bash").describe("Login shell started in each terminal of the host and host-namespaces drivers"),
+  cniPluginDir: z.string().min(1).optional().describe("Folder of the CNI plugins (loopback); each environment sees it where ctr looks for them"),
+  registry: z.string().min(1).optional().describe("The image registry binary (Debian: docker-registry; nixpkgs: registry, from docker-distribution), a name on PATH or a path"),
+  busybox: z.string().min(1).optional().describe("The static busybox the lab images are built from, a name on PATH or a path"),
   token: z.string().min(16).optional().describe("The operator's access token (programmatic use and tests; a command line would show it in ps: use tokenFile)"),
   tokenFile: z.string().optional().describe("File holding the operator's access token, for a link that stays the same across restarts; made with a new token when missing"),
   readersFile: z.string().optional().describe("Readers of a workshop, one `NAME TOKEN` a line (`invite NAME` adds one); default <dataDir>/readers"),

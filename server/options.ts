@@ -202,9 +202,14 @@ export function flagTableMarkdown(): string {
   const rows = SERVER_OPTIONS.map((option) => {
     const fallback = defaultText(option);
     const shownDefault = option.defaultText || fallback === "none" ? fallback : code(fallback);
-    return `| ${code(`--${option.flag}`)} | ${option.env.map(code).join(", ")} | ${option.key ? code(option.key) : "none"} | ${shownDefault} | ${option.description} |`;
+    return `| ${code(`--${option.flag}`)} | ${option.env.map(code).join(", ")} | ${option.key ? code(option.key) : "none"} | ${shownDefault} | ${cell(option.description)} |`;
   });
   return ["| flag | environment | config file | default | meaning |", "|---|---|---|---|---|", ...rows].join("\n");
+}
+
+/** Text for a Markdown table cell that is also safe in MDX: no pipes, no tag-like <name>. */
+function cell(text: string): string {
+  return text.replace(/\|/g, "\\|").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 /** Every setting of the config file (the schema's names, limits.* nested), its default and what it does. */
@@ -215,7 +220,7 @@ export function configTableMarkdown(): string {
     const option = flagged.get(key);
     const value = valueAt(defaults, key);
     const shown = option?.defaultText ?? (value === undefined || (Array.isArray(value) && !value.length) ? "none" : `\`${JSON.stringify(value)}\``);
-    return `| \`${key}\` | ${shown} | ${(description ?? option?.description ?? "").replace(/\|/g, "\\|")} |`;
+    return `| \`${key}\` | ${shown} | ${cell(description ?? option?.description ?? "")} |`;
   };
   const rows: string[] = [];
   for (const [key, schema] of Object.entries(ServerConfigSchema.shape)) {
