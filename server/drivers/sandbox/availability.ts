@@ -6,9 +6,10 @@
  * to pick the default driver.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, rmdirSync, mkdirSync } from "node:fs";
+import { accessSync, constants, existsSync, readFileSync, rmdirSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { findCommand, missingRegistry } from "../../environment/prerequisites.ts";
+import { findCommand, missingRegistry, registryCommand } from "../../environment/prerequisites.ts";
+import { INSIDE_BASH, SANDBOX_PATH, TERMINAL_COMMAND } from "./enter.ts";
 import { cgroupLayout, type CgroupHost } from "../../environment/cgroups.ts";
 
 export type SandboxAvailability = { ok: true; cgroupVersion: 1 | 2 } | { ok: false; reasons: string[] };
@@ -18,6 +19,38 @@ export const SANDBOX_COMMANDS = [
   "bash", "env", "stat", "setpriv", "unshare", "nsenter", "script", "pivot_root", "mount", "umount", "ip", "hostname", "cp",
   "containerd", "ctr", "runc",
 ] as const;
+
+/**
+ * What an environment runs inside, by name on its own PATH (its root is the host's /usr, /bin,
+ * /sbin, /lib…) or at a fixed path of that root: a host that keeps these elsewhere (NixOS's
+ * /nix/store) has a sandbox without them, however the host's own PATH finds them.
+ */
+const INSIDE_COMMANDS = ["containerd", "containerd-shim-runc-v2", "ctr", "runc", "ip", "mount", "umount", "pivot_root", "hostname", "ps"] as const;
+
+export function missingInsideSandbox(): string[] {
+  const registry = registryCommand();
+  const names = [...INSIDE_COMMANDS, ...(registry ? [path.basename(registry)] : [])];
+  const missing = names.filter((name) => !findCommandIn(name, SANDBOX_PATH));
+  const fixed = [INSIDE_BASH, TERMINAL_COMMAND[0]!].filter((file) => !isExecutable(file));
+  const all = [...missing, ...fixed];
+  if (!all.length) return [];
+  return [
+    `a sandbox environment's root is the host's /usr: ${all.join(", ")} ${all.length === 1 ? "is" : "are"} not in ${SANDBOX_PATH.replace(/:/g, ", ")} (tools kept elsewhere, e.g. /nix/store, are not seen inside: use the host-namespaces driver)`,
+  ];
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function findCommandIn(name: string, searchPath: string): boolean {
+  return searchPath.split(":").some((dir) => isExecutable(path.join(dir, name)));
+}
 
 function readNumber(file: string): number | undefined {
   try {
@@ -62,7 +95,7 @@ export function sandboxAvailability(options: { cgroupParent?: string; probeUid?:
   if (process.getuid?.() !== 0) reasons.push("the lab server must run as root (it writes uid maps and makes cgroups)");
   const missing = SANDBOX_COMMANDS.filter((command) => !findCommand(command));
   if (missing.length) reasons.push(`commands not found: ${missing.join(", ")} (util-linux, iproute2, containerd, runc)`);
-  reasons.push(...missingRegistry());
+  reasons.push(...missingRegistry(), ...missingInsideSandbox());
   reasons.push(...userNamespaceKnobs(options.procRoot));
   const old = kernelTooOld(options.procRoot);
   if (old) reasons.push(old);
