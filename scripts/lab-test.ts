@@ -16,7 +16,7 @@
  * as passed. Needs root and the Debian packages the driver names when they
  * are missing.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { LabRuntime } from "../server/lab-runtime.ts";
@@ -29,6 +29,8 @@ import type { ContainerdMode } from "../server/environment/containerd.ts";
 import { listContainerdNamespaces } from "../server/environment/containerd-namespace.ts";
 import { isRunning } from "../server/environment/namespace-processes.ts";
 import { findLab, loadLabs, type LoadedLab } from "../server/labs.ts";
+import { configureHostTools } from "../server/environment/prerequisites.ts";
+import { resolveServerOptions } from "../server/options.ts";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -39,6 +41,10 @@ const { values, positionals } = parseArgs({
     driver: { type: "string", default: process.env.NWL_LAB_TEST_DRIVER ?? "auto" },
   },
 });
+
+// The host tools as the server finds them: NWL_CONFIG's file and the NWL_* variables (e.g. NWL_CNI_PLUGIN_DIR), else PATH.
+const { config: serverConfig } = resolveServerOptions([], process.env);
+configureHostTools({ cniPluginDir: serverConfig.cniPluginDir, registry: serverConfig.registry, busybox: serverConfig.busybox });
 
 /** The project's folder: the server's, never the reader's. */
 const PROJECT_DIR = path.resolve(import.meta.dirname, "..");
@@ -217,6 +223,21 @@ function processesUsing(dir: string): string[] {
   return found;
 }
 
+/**
+ * Holds a host-namespaces environment's namespaces open until its leftovers are counted: the
+ * kernel gives a freed namespace's inode number to the next new one at once, and a process of
+ * anything else on the host that got it (another lab server on a shared machine) would
+ * otherwise count as left behind.
+ */
+function pinNamespaces(environment: LabEnvironment): () => void {
+  if (!("holderPid" in environment)) return () => {};
+  const holderPid = (environment as NamespacesEnvironment).holderPid;
+  const fds = ["mnt", "net"].map((name) => openSync(`/proc/${holderPid}/ns/${name}`, "r"));
+  return () => {
+    for (const fd of fds) closeSync(fd);
+  };
+}
+
 /** What is left of a disposed environment, whichever driver made it. */
 async function leftoversOf(driver: NamespacesDriver | SandboxDriver, environment: LabEnvironment): Promise<string[]> {
   if (driver instanceof SandboxDriver) return sandboxLeftovers(environment as SandboxEnvironment);
@@ -229,6 +250,7 @@ async function testLab(runtime: LabRuntime, driver: NamespacesDriver | SandboxDr
   console.log(`\nlab ${id}: ${lab.definition.title}`);
   const started = performance.now();
   const environment = await runtime.createEnvironment(id);
+  const unpin = pinNamespaces(environment);
   const startMs = Math.round(performance.now() - started);
   const where = driver instanceof SandboxDriver ? `sandbox, uid ${(environment as SandboxEnvironment).record.base} on the host` : `containerd namespace ${(environment as NamespacesEnvironment).namespace}`;
   console.log(`  environment ${environment.id} started in ${startMs} ms (${where})`);
@@ -284,6 +306,7 @@ async function testLab(runtime: LabRuntime, driver: NamespacesDriver | SandboxDr
     const started = performance.now();
     await environment.dispose();
     const leftovers = await leftoversOf(driver, environment);
+    unpin();
     console.log(`  disposed in ${Math.round(performance.now() - started)} ms; left behind: ${leftovers.length ? leftovers.join("; ") : "nothing"}`);
     failures.push(...leftovers.map((leftover) => `${id}: left behind after dispose: ${leftover}`));
   }
@@ -313,6 +336,7 @@ async function testDetours(runtime: LabRuntime, driver: NamespacesDriver | Sandb
   for (const detour of DETOURS[id] ?? []) {
     const problems: string[] = [];
     const environment = await runtime.createEnvironment(id);
+    const unpin = pinNamespaces(environment);
     try {
       const setup = await solveUpTo(runtime, lab, environment, detour.after);
       if (setup) problems.push(`getting there: ${setup}`);
@@ -342,6 +366,7 @@ async function testDetours(runtime: LabRuntime, driver: NamespacesDriver | Sandb
     } finally {
       await environment.dispose();
       const leftovers = await leftoversOf(driver, environment);
+      unpin();
       problems.push(...leftovers.map((leftover) => `left behind after dispose: ${leftover}`));
     }
     console.log(`  ${problems.length ? "FAIL" : "ok  "} detour: ${detour.name}`);

@@ -1,8 +1,11 @@
 /**
  * Every setting and limit of the lab server in one schema, validated once at
- * the edge (CLI flags and environment variables in main.ts).
+ * the edge (flags, environment variables and the config file: options.ts).
+ * The config file and the NixOS module's `settings` use these names.
  */
 import { z } from "zod";
+import type { $ZodIssue } from "zod/v4/core";
+import { findCommand } from "./environment/prerequisites.ts";
 import { FlowDefaults } from "./protocol.ts";
 
 const bytes = z.number().int().positive();
@@ -68,7 +71,11 @@ export const ServerConfigSchema = z.object({
     .enum(["auto", "embedded", "system"])
     .default("auto")
     .describe("Which containerd the labs use: the system's when its socket answers (auto), or one the server starts and supervises (embedded)"),
-  shell: z.string().default("/bin/bash").describe("Login shell started in each terminal"),
+  // Found on PATH, never a fixed /bin/bash: NixOS has none.
+  shell: z.string().min(1).default(() => findCommand("bash") ?? "bash").describe("Login shell started in each terminal of the host and host-namespaces drivers"),
+  cniPluginDir: z.string().min(1).optional().describe("Folder of the CNI plugins (loopback); each environment sees it where ctr looks for them"),
+  registry: z.string().min(1).optional().describe("The image registry binary (Debian: docker-registry; nixpkgs: registry, from docker-distribution), a name on PATH or a path"),
+  busybox: z.string().min(1).optional().describe("The static busybox the lab images are built from, a name on PATH or a path"),
   token: z.string().min(16).optional().describe("The operator's access token (programmatic use and tests; a command line would show it in ps: use tokenFile)"),
   tokenFile: z.string().optional().describe("File holding the operator's access token, for a link that stays the same across restarts; made with a new token when missing"),
   readersFile: z.string().optional().describe("Readers of a workshop, one `NAME TOKEN` a line (`invite NAME` adds one); default <dataDir>/readers"),
@@ -85,6 +92,19 @@ export type Limits = z.infer<typeof LimitsSchema>;
 export function parseServerConfig(input: ServerConfigInput): ServerConfig {
   const result = ServerConfigSchema.safeParse(input);
   if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => `  ${issue.path.join(".") || "config"}: ${issue.message}`);
-  throw new Error(`invalid lab server configuration:\n${lines.join("\n")}`);
+  throw new Error(formatConfigIssues(result.error.issues));
+}
+
+/**
+ * One line per invalid setting: its name, where it came from when known (a
+ * flag, a variable, a config file: `sources` by setting name), and why.
+ */
+export function formatConfigIssues(issues: readonly $ZodIssue[], sources: ReadonlyMap<string, string> = new Map()): string {
+  const lines = issues.map((issue) => {
+    const name = issue.path.map(String).join(".");
+    let source: string | undefined;
+    for (let length = issue.path.length; length > 0 && !source; length--) source = sources.get(issue.path.slice(0, length).map(String).join("."));
+    return `  ${name || "config"}${source ? ` (${source})` : ""}: ${issue.message}`;
+  });
+  return `invalid lab server configuration:\n${lines.join("\n")}`;
 }

@@ -32,7 +32,7 @@ import { containerdOutage, type ContainerdMode, type ContainerdSupervision } fro
 import { ENVIRONMENT_NAMESPACE_PREFIX, PendingNamespaceRemovals, removeContainerdNamespace } from "../environment/containerd-namespace.ts";
 import { LAB_IMAGES } from "../environment/images.ts";
 import { isRunning, killNamespaceProcesses, namespaceIds, processesInNamespaces, type NamespaceIds } from "../environment/namespace-processes.ts";
-import { MissingPrerequisitesError, missingCniPlugins, missingCommands } from "../environment/prerequisites.ts";
+import { CTR_CNI_PLUGIN_DIRS, MissingPrerequisitesError, cniPluginDir, missingCniPlugins, missingCommands, requireRegistry } from "../environment/prerequisites.ts";
 import { registryConfig, sessionHostsFile, WAIT_FOR_REGISTRY_BASH } from "../environment/registry.ts";
 import { CNI_CONFIG_DIR, provisionSharedInfra, type SharedInfra } from "../environment/shared-infra.ts";
 import { SYSTEM_CA_BUNDLE } from "../environment/pki.ts";
@@ -60,15 +60,22 @@ export interface NamespacesDriverOptions {
 
 /** What a new environment's holder runs: set up the mounts and the registry, then hold the namespaces. */
 const HOLDER_SCRIPT = `set -eu
-dir=$1
+dir=$1 registry=$2 cni_plugins=$3
 ip link set lo up
 mount --bind "$dir/hosts" /etc/hosts
 mount --bind "$dir/ca-bundle.crt" ${SYSTEM_CA_BUNDLE}
 mount --bind "$dir/cni" ${CNI_CONFIG_DIR}
+# ctr run --cni looks for plugins in a folder built into it (upstream /opt/cni/bin, Debian /usr/lib/cni):
+# the configured folder is bound over those, in this environment only, wherever the host keeps it.
+# A host with neither (NixOS) gets the upstream one, empty on the host (a read-only / may refuse it: then ctr finds none).
+if [ -n "$cni_plugins" ] && ! [ -d ${CTR_CNI_PLUGIN_DIRS[0]} ] && ! [ -d ${CTR_CNI_PLUGIN_DIRS[1]} ]; then mkdir -p ${CTR_CNI_PLUGIN_DIRS[0]} 2>/dev/null || true; fi
+for builtin in ${CTR_CNI_PLUGIN_DIRS.join(" ")}; do
+  if [ -n "$cni_plugins" ] && [ -d "$builtin" ] && ! [ "$builtin" -ef "$cni_plugins" ]; then mount --bind "$cni_plugins" "$builtin"; fi
+done
 # Kept alive for the environment's lifetime; a crash is retried a second later.
 # Each registry's pid goes to registry.pid, for the driver's health().
 (while :; do
-  docker-registry serve "$dir/registry.yml" >> "$dir/registry.log" 2>&1 &
+  "$registry" serve "$dir/registry.yml" >> "$dir/registry.log" 2>&1 &
   echo $! > "$dir/registry.pid.new" && mv -f "$dir/registry.pid.new" "$dir/registry.pid" || true
   wait $! || true
   sleep 1
@@ -92,7 +99,7 @@ function registryRunning(dir: string): boolean {
   if (!Number.isInteger(pid) || pid <= 0 || !isRunning(pid)) return false;
   try {
     // The pid of a registry that died may have gone to another process since.
-    return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "docker-registry";
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === path.basename(requireRegistry()).slice(0, 15);
   } catch {
     return false;
   }
@@ -115,7 +122,7 @@ function newEnvironmentId(): string {
 function startHolder(dir: string): Promise<{ pid: number; namespaces: NamespaceIds }> {
   return new Promise((resolve, reject) => {
     const log = openSync(path.join(dir, "holder.log"), "a");
-    const holder = spawn("unshare", ["--mount", "--propagation", "private", "--net", "bash", "-c", HOLDER_SCRIPT, "holder", dir], {
+    const holder = spawn("unshare", ["--mount", "--propagation", "private", "--net", "bash", "-c", HOLDER_SCRIPT, "holder", dir, requireRegistry(), cniPluginDir() ?? ""], {
       // Own process group: the lab server's Ctrl-C must not take environments down before dispose.
       detached: true,
       stdio: ["ignore", "pipe", log],

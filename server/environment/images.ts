@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync } from "node:fs";
 import path from "node:path";
 import { mustRun } from "./exec.ts";
-import { BUSYBOX_PATH } from "./prerequisites.ts";
+import { requireBusybox } from "./prerequisites.ts";
 
 export const LAB_IMAGES = ["docker.io/library/busybox:latest", "docker.io/library/alpine:latest"] as const;
 
@@ -28,7 +28,8 @@ const OCI_ARCH = ({ x64: "amd64", arm64: "arm64" } as Record<string, string>)[pr
 const sha256 = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
 
 export async function ensureLabImages(dir: string): Promise<LabImageSet> {
-  const busybox = readFileSync(BUSYBOX_PATH);
+  const busyboxFile = requireBusybox();
+  const busybox = readFileSync(busyboxFile);
   const stamp = `${BUILDER_VERSION}:${OCI_ARCH}:${sha256(busybox)}:${LAB_IMAGES.join(",")}`;
   const stampFile = path.join(dir, "stamp");
   const archive = path.join(dir, "lab-images.oci.tar");
@@ -41,8 +42,8 @@ export async function ensureLabImages(dir: string): Promise<LabImageSet> {
   const layout = path.join(dir, "layout");
   for (const sub of ["bin", "etc", "tmp", "root", "proc", "sys", "dev"]) mkdirSync(path.join(rootfs, sub), { recursive: true });
   mkdirSync(path.join(layout, "blobs", "sha256"), { recursive: true });
-  copyFileSync(BUSYBOX_PATH, path.join(rootfs, "bin", "busybox"));
-  const applets = (await mustRun(BUSYBOX_PATH, ["--list"])).split("\n").filter((name) => /^[\w.[-]+$/.test(name) && name !== "busybox");
+  copyFileSync(busyboxFile, path.join(rootfs, "bin", "busybox"));
+  const applets = (await mustRun(busyboxFile, ["--list"])).split("\n").filter((name) => /^[\w.[-]+$/.test(name) && name !== "busybox");
   for (const applet of applets) symlinkSync("busybox", path.join(rootfs, "bin", applet));
   writeFileSync(path.join(rootfs, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\n");
   writeFileSync(path.join(rootfs, "etc", "group"), "root:x:0:\n");
@@ -67,7 +68,7 @@ export async function ensureLabImages(dir: string): Promise<LabImageSet> {
         created: epoch,
         config: { Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], Cmd: ["sh"] },
         rootfs: { type: "layers", diff_ids: [`sha256:${sha256(layer)}`] },
-        history: [{ created: epoch, created_by: "Nix Way Labs: /bin/busybox from Debian's busybox-static" }],
+        history: [{ created: epoch, created_by: "Nix Way Labs: /bin/busybox from the host's static busybox" }],
       }),
     ),
   );

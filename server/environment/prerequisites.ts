@@ -36,8 +36,76 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   watch: "procps",
 };
 
-export const CNI_PLUGIN_DIR = "/usr/lib/cni";
-export const BUSYBOX_PATH = "/bin/busybox";
+/**
+ * Where CNI plugins usually are, in the order looked at when the config names
+ * no folder: Debian's containernetworking-plugins, the upstream default, and
+ * NixOS's system profile. Plugins are found by folder, not on PATH.
+ */
+export const USUAL_CNI_PLUGIN_DIRS = ["/usr/lib/cni", "/opt/cni/bin", "/run/current-system/sw/bin"] as const;
+
+/** Where `ctr run --cni` looks for plugins, built into ctr (upstream, Debian's patch): environments bind the configured folder there. */
+export const CTR_CNI_PLUGIN_DIRS = ["/opt/cni/bin", "/usr/lib/cni"] as const;
+
+/** The registry binary's names: Debian's docker-registry, nixpkgs' docker-distribution (`registry`). */
+export const REGISTRY_COMMANDS = ["docker-registry", "registry"] as const;
+
+/** What the config may name instead of a search (NWL_CNI_PLUGIN_DIR, NWL_REGISTRY, NWL_BUSYBOX). */
+export interface HostToolSettings {
+  cniPluginDir?: string;
+  registry?: string;
+  busybox?: string;
+}
+
+let hostToolSettings: HostToolSettings = {};
+
+/** Set once at startup from the server's config (main.ts, lab-test.ts); unset names are searched for. */
+export function configureHostTools(settings: HostToolSettings): void {
+  hostToolSettings = { ...settings };
+}
+
+export function hostToolConfiguration(): Readonly<HostToolSettings> {
+  return hostToolSettings;
+}
+
+/** The CNI plugin folder: the configured one, else the first usual one that exists. */
+export function cniPluginDir(): string | undefined {
+  if (hostToolSettings.cniPluginDir) return path.resolve(hostToolSettings.cniPluginDir);
+  return USUAL_CNI_PLUGIN_DIRS.find((dir) => existsSync(path.join(dir, "loopback")));
+}
+
+/** The registry binary: the configured command (a name on PATH or a path), else docker-registry or registry on PATH. */
+export function registryCommand(): string | undefined {
+  if (hostToolSettings.registry) return findCommand(hostToolSettings.registry);
+  for (const name of REGISTRY_COMMANDS) {
+    const found = findCommand(name);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** The busybox the lab images are built from: the configured one, else busybox on PATH. */
+export function busyboxPath(): string | undefined {
+  return findCommand(hostToolSettings.busybox ?? "busybox");
+}
+
+/** A required tool's path, or an error that says how to install it. */
+export function requireCommand(name: string): string {
+  const found = findCommand(name);
+  if (!found) throw new MissingPrerequisitesError("the lab server", [`\`${name}\` not found on PATH (${installAdvice({ name })})`]);
+  return found;
+}
+
+export function requireRegistry(): string {
+  const found = registryCommand();
+  if (!found) throw new MissingPrerequisitesError("the lab server", missingRegistry());
+  return found;
+}
+
+export function requireBusybox(): string {
+  const found = busyboxPath();
+  if (!found) throw new MissingPrerequisitesError("the lab server", missingStaticBusybox());
+  return found;
+}
 
 export interface Requirement {
   name: string;
@@ -45,9 +113,22 @@ export interface Requirement {
   install?: string;
 }
 
-/** Absolute path of a command on PATH (plus the sbin directories root has), or undefined. */
+/**
+ * Absolute path of a command: a path is taken as it is (when executable), a
+ * name is looked for on PATH, then in the sbin folders root has (a PATH from
+ * sudo or a login may lack them). Never a fixed /usr/bin: a host keeps its
+ * tools where it likes (NixOS: /run/current-system/sw/bin, a unit's path).
+ */
 export function findCommand(name: string, searchPath = process.env.PATH ?? ""): string | undefined {
-  const dirs = [...searchPath.split(":"), "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+  if (name.includes("/")) {
+    try {
+      accessSync(name, constants.X_OK);
+      return path.resolve(name);
+    } catch {
+      return undefined;
+    }
+  }
+  const dirs = [...searchPath.split(":"), "/usr/local/sbin", "/usr/sbin", "/sbin"];
   for (const dir of dirs) {
     if (!dir || dir.includes("node_modules")) continue;
     const candidate = path.join(dir, name);
@@ -74,18 +155,37 @@ export function missingCommands(requirements: readonly Requirement[]): string[] 
     .map((requirement) => `\`${requirement.name}\` not found (${installAdvice(requirement)})`);
 }
 
+const CNI_ADVICE = "Debian: apt-get install containernetworking-plugins; NixOS: pkgs.cni-plugins, its bin folder as cniPluginDir";
+
 export function missingCniPlugins(plugins: readonly string[]): string[] {
+  const dir = cniPluginDir();
+  if (!dir) {
+    if (!plugins.length) return [];
+    return [`no CNI plugin folder: none of ${USUAL_CNI_PLUGIN_DIRS.join(", ")} holds loopback, and the config names none (--cni-plugin-dir) (${CNI_ADVICE})`];
+  }
   return plugins
-    .filter((plugin) => !existsSync(path.join(CNI_PLUGIN_DIR, plugin)))
-    .map((plugin) => `CNI plugin \`${plugin}\` not found in ${CNI_PLUGIN_DIR} (apt-get install containernetworking-plugins)`);
+    .filter((plugin) => !existsSync(path.join(dir, plugin)))
+    .map((plugin) => `CNI plugin \`${plugin}\` not found in ${dir} (${CNI_ADVICE})`);
+}
+
+export function missingRegistry(): string[] {
+  if (registryCommand()) return [];
+  const named = hostToolSettings.registry;
+  return [
+    named
+      ? `the registry \`${named}\` (--registry) is not an executable on PATH`
+      : `no image registry: neither docker-registry nor registry is on PATH (Debian: apt-get install docker-registry; NixOS: pkgs.docker-distribution)`,
+  ];
 }
 
 /** The image is built from busybox-static: a dynamically linked busybox would not run in an empty rootfs. */
 export function missingStaticBusybox(): string[] {
-  if (!existsSync(BUSYBOX_PATH)) return [`${BUSYBOX_PATH} not found (apt-get install busybox-static)`];
-  const header = readFileSync(BUSYBOX_PATH).subarray(0, 4096).toString("latin1");
+  const advice = "Debian: apt-get install busybox-static; NixOS: pkgs.pkgsStatic.busybox";
+  const busybox = busyboxPath();
+  if (!busybox) return [`busybox not found${hostToolSettings.busybox ? ` at ${hostToolSettings.busybox} (--busybox)` : " on PATH"} (${advice})`];
+  const header = readFileSync(busybox).subarray(0, 4096).toString("latin1");
   // A dynamic ELF names its interpreter (ld-linux) in the first page.
-  if (header.includes("ld-linux")) return [`${BUSYBOX_PATH} is dynamically linked (apt-get install busybox-static)`];
+  if (header.includes("ld-linux")) return [`${busybox} is dynamically linked: the lab images need a static one (${advice})`];
   return [];
 }
 
@@ -94,7 +194,6 @@ export const DRIVER_COMMANDS: readonly Requirement[] = [
   "containerd",
   "ctr",
   "runc",
-  "docker-registry",
   "openssl",
   "unshare",
   "nsenter",
@@ -114,10 +213,16 @@ export class MissingPrerequisitesError extends Error {
   }
 }
 
-export function assertDriverPrerequisites(): void {
+/** What the host-namespaces driver lacks here, one line each; empty when it can run. */
+export function driverPrerequisiteProblems(): string[] {
   const missing: string[] = [];
   if (process.getuid?.() !== 0) missing.push("must run as root (mount and network namespaces, containerd)");
   if (process.platform !== "linux") missing.push("needs Linux namespaces");
-  missing.push(...missingCommands(DRIVER_COMMANDS), ...missingStaticBusybox(), ...missingCniPlugins(["loopback"]));
+  missing.push(...missingCommands(DRIVER_COMMANDS), ...missingRegistry(), ...missingStaticBusybox(), ...missingCniPlugins(["loopback"]));
+  return missing;
+}
+
+export function assertDriverPrerequisites(): void {
+  const missing = driverPrerequisiteProblems();
   if (missing.length > 0) throw new MissingPrerequisitesError("the host-namespaces lab driver", missing);
 }

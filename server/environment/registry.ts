@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { mustRun } from "./exec.ts";
+import { requireRegistry } from "./prerequisites.ts";
 import type { LabImageSet } from "./images.ts";
 import { REGISTRY_HOST, type LabPki } from "./pki.ts";
 
@@ -83,7 +84,7 @@ export async function seedRegistry(options: {
 ip link set lo up
 mount --bind ${JSON.stringify(hostsFile)} /etc/hosts
 mount --bind ${JSON.stringify(pki.caBundle)} /etc/ssl/certs/ca-certificates.crt
-docker-registry serve ${JSON.stringify(configFile)} >> ${JSON.stringify(path.join(dir, "registry-seed.log"))} 2>&1 &
+${JSON.stringify(requireRegistry())} serve ${JSON.stringify(configFile)} >> ${JSON.stringify(path.join(dir, "registry-seed.log"))} 2>&1 &
 registry=$!
 trap 'kill -9 $registry 2>/dev/null || true; ctr image rm $(ctr image ls -q) >/dev/null 2>&1 || true' EXIT
 ${WAIT_FOR_REGISTRY_BASH}

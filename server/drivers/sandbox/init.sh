@@ -105,7 +105,7 @@ ip link set lo up
 declare -A services=()
 start() {
   case $1 in
-    registry) docker-registry serve /etc/docker/registry/config.yml </dev/null >>/var/log/registry.log 2>&1 & ;;
+    registry) "$NWL_REGISTRY" serve /etc/docker/registry/config.yml </dev/null >>/var/log/registry.log 2>&1 & ;;
     containerd) containerd </dev/null >>/var/log/containerd.log 2>&1 & ;;
   esac
   services[$!]=$1

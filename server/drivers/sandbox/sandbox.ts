@@ -34,7 +34,7 @@ import { findLab, loadLabs, type LabCatalog } from "../../labs.ts";
 import { log } from "../../log.ts";
 import type { ContainerdMode, ContainerdSupervision } from "../../environment/containerd.ts";
 import { sleep } from "../../environment/exec.ts";
-import { MissingPrerequisitesError, findCommand } from "../../environment/prerequisites.ts";
+import { MissingPrerequisitesError, findCommand, requireRegistry } from "../../environment/prerequisites.ts";
 import { registryConfig, REGISTRY_ADDRESS, sessionHostsFile } from "../../environment/registry.ts";
 import { provisionSharedInfra } from "../../environment/shared-infra.ts";
 import { LocalPtyShell } from "../../pty/local-pty-shell.ts";
@@ -525,7 +525,8 @@ export class SandboxDriver implements SessionDriver {
       const PATH = [...new Set([...SANDBOX_PATH.split(":"), ...hostPath])].join(":");
       // Started in its folder: unshare carries the working directory into the new mount namespace, and
       // init.sh works relative to it, so its uid needs no search permission above the data dir.
-      const holder = spawn(tools.bash, argv, { cwd: dir, env: { PATH }, detached: true, stdio: ["pipe", "pipe", logFd] });
+      // The registry by name: inside, the host's /usr is the environment's, found on its PATH (docker-registry or registry).
+      const holder = spawn(tools.bash, argv, { cwd: dir, env: { PATH, NWL_REGISTRY: path.basename(requireRegistry()) }, detached: true, stdio: ["pipe", "pipe", logFd] });
       closeSync(logFd);
       // init.sh goes on stdin: PID 1's command line stays short.
       holder.stdin!.on("error", () => {});
@@ -665,6 +666,8 @@ class SandboxEnvironmentImpl implements SandboxEnvironment {
   private readonly holder: ChildProcess;
   private readonly onDispose: (self: SandboxEnvironmentImpl) => Promise<void>;
   private disposing: Promise<void> | undefined;
+  /** The registry's process name inside (comm: at most 15 characters). */
+  private readonly registryName = path.basename(requireRegistry()).slice(0, 15);
 
   constructor(options: { record: SandboxRecord; holder: ChildProcess; tools: HostTools; maxOutputBytes: number; onDispose: (self: SandboxEnvironmentImpl) => Promise<void> }) {
     this.record = options.record;
@@ -690,7 +693,7 @@ class SandboxEnvironmentImpl implements SandboxEnvironment {
     // A service just killed is a zombie until PID 1 reaps it: dead all the same.
     const names = childrenOf(this.target.pid).filter((pid) => sameProcess(pid, processStart(pid) ?? "")).map(commandName);
     const reasons: string[] = [];
-    if (!names.includes("docker-registry")) reasons.push(`the image registry of lab environment ${this.id} is restarting`);
+    if (!names.includes(this.registryName)) reasons.push(`the image registry of lab environment ${this.id} is restarting`);
     if (!names.includes("containerd")) reasons.push(`the containerd of lab environment ${this.id} is restarting`);
     return reasons;
   }

@@ -1,0 +1,232 @@
+/**
+ * The lab server's options, declared once. From this table come the CLI
+ * parsing (node:util parseArgs), `--help`, the environment variables, the
+ * config file's checks and the option tables of the README and the
+ * self-hosting page (scripts/options-table.ts). Each option names a path
+ * into ServerConfigSchema: the schema says what a valid value is, and its
+ * defaults are the defaults.
+ *
+ * Precedence: flags > environment variables > config file (--config, JSON or
+ * TOML, the schema's own names) > the schema's defaults.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { parse as parseToml } from "smol-toml";
+import { LimitsSchema, ServerConfigSchema, formatConfigIssues, type ServerConfig } from "./config.ts";
+
+export interface ServerOption {
+  /** Path into ServerConfigSchema ("limits.graceMs"); undefined for --config, which is no setting. */
+  key: string | undefined;
+  /** The flag, without its dashes. */
+  flag: string;
+  /** Environment variables, the first set wins. */
+  env: readonly string[];
+  /** How the text of a flag or variable becomes the value: a list is repeated flags or a comma-separated variable. */
+  kind: "string" | "number" | "list";
+  /** What the value is, in --help (ADDR, N, DIR). */
+  placeholder: string;
+  /** One line for --help and the tables. */
+  description: string;
+  /** The default in words, where the schema's own (or its absence) would not say it. */
+  defaultText?: string;
+}
+
+export const SERVER_OPTIONS: readonly ServerOption[] = [
+  { key: "host", flag: "host", env: ["NWL_HOST"], kind: "string", placeholder: "ADDR", description: "address to listen on; beyond loopback it needs --token-file or invited readers, and TLS in front" },
+  { key: "port", flag: "port", env: ["NWL_PORT", "PORT"], kind: "number", placeholder: "N", description: "port (0: any free one)" },
+  { key: "siteDir", flag: "site", env: ["NWL_SITE"], kind: "string", placeholder: "DIR", description: "built site served on the same origin", defaultText: "dist when dist/index.html exists" },
+  { key: "dataDir", flag: "data-dir", env: ["NWL_DATA_DIR"], kind: "string", placeholder: "DIR", description: "state of environments and embedded services" },
+  {
+    key: "driver", flag: "driver", env: ["NWL_DRIVER"], kind: "string", placeholder: "KIND",
+    description: "how a lab environment is made: sandbox (root inside a user namespace of its own), host-namespaces (private mounts and network on the host; the reader is root on the machine), host (a plain shell, for one reader on a lab VM of their own); auto: the sandbox where the kernel allows it",
+  },
+  { key: "containerd", flag: "containerd", env: ["NWL_CONTAINERD"], kind: "string", placeholder: "MODE", description: "system uses the running containerd, embedded starts one under the data dir, auto picks" },
+  { key: "labsDir", flag: "labs", env: ["NWL_LABS_DIR"], kind: "string", placeholder: "DIR", description: "lab definitions" },
+  { key: "limits.graceMs", flag: "grace-ms", env: ["NWL_GRACE_MS"], kind: "number", placeholder: "N", description: "how long a dropped terminal session is kept, in ms" },
+  { key: undefined, flag: "config", env: ["NWL_CONFIG"], kind: "string", placeholder: "FILE", description: "settings as JSON or TOML (by extension), with the config file's names below, limits included", defaultText: "none" },
+  { key: "tokenFile", flag: "token-file", env: ["NWL_TOKEN_FILE"], kind: "string", placeholder: "FILE", description: "the operator's token, for a stable link; made when missing", defaultText: "none (a new token each start)" },
+  { key: "readersFile", flag: "readers-file", env: ["NWL_READERS_FILE"], kind: "string", placeholder: "FILE", description: "workshop readers, NAME TOKEN a line (invite NAME adds one)", defaultText: "DATA_DIR/readers" },
+  { key: "publicUrl", flag: "public-url", env: ["NWL_PUBLIC_URL"], kind: "string", placeholder: "URL", description: "the URL readers open behind a TLS reverse proxy; its host is accepted" },
+  { key: "allowOrigins", flag: "allow-origin", env: ["NWL_ALLOW_ORIGINS"], kind: "list", placeholder: "ORIGIN", description: "another origin whose pages may use this server (a static deploy); repeatable, the variable comma-separated" },
+  { key: "allowHosts", flag: "allow-host", env: ["NWL_ALLOW_HOSTS"], kind: "list", placeholder: "HOST", description: "another host name requests may name; repeatable, the variable comma-separated" },
+  { key: "shell", flag: "shell", env: ["NWL_SHELL"], kind: "string", placeholder: "FILE", description: "login shell of the host driver's terminals (host-namespaces too)", defaultText: "bash on PATH" },
+  { key: "cniPluginDir", flag: "cni-plugin-dir", env: ["NWL_CNI_PLUGIN_DIR"], kind: "string", placeholder: "DIR", description: "folder of the CNI plugins (loopback); environments see it where ctr looks", defaultText: "the first of /usr/lib/cni, /opt/cni/bin, /run/current-system/sw/bin holding loopback" },
+  { key: "registry", flag: "registry", env: ["NWL_REGISTRY"], kind: "string", placeholder: "CMD", description: "the image registry binary (Debian: docker-registry; nixpkgs: registry from docker-distribution)", defaultText: "docker-registry or registry on PATH" },
+  { key: "busybox", flag: "busybox", env: ["NWL_BUSYBOX"], kind: "string", placeholder: "CMD", description: "the static busybox the lab images are built from", defaultText: "busybox on PATH" },
+];
+
+/** `node server/main.ts --help`. */
+export function usage(): string {
+  const lines = [
+    "usage: node server/main.ts [options]          start the lab server",
+    "       node server/main.ts doctor [options]   what this host has and lacks, per driver and lab",
+    "       node server/main.ts invite NAME [--data-dir DIR | --readers-file FILE] [--public-url URL]",
+    "",
+  ];
+  for (const option of SERVER_OPTIONS) {
+    const head = `  --${option.flag} ${option.placeholder}`;
+    const fallback = defaultText(option);
+    lines.push(`${head.padEnd(26)}${option.description}`);
+    lines.push(`${"".padEnd(26)}(${option.env.join(" or ")}; default ${fallback})`);
+  }
+  lines.push("  --help                  this text");
+  lines.push("Precedence: flags, then environment variables, then the config file, then defaults.");
+  return lines.join("\n");
+}
+
+/** The default of an option in words: its own text, else the schema's default, else "none". */
+export function defaultText(option: ServerOption): string {
+  if (option.defaultText) return option.defaultText;
+  const value = option.key ? valueAt(schemaDefaults(), option.key) : undefined;
+  if (value === undefined || (Array.isArray(value) && !value.length)) return "none";
+  return Array.isArray(value) ? value.join(",") : String(value);
+}
+
+function schemaDefaults(): Record<string, unknown> {
+  return ServerConfigSchema.parse({}) as unknown as Record<string, unknown>;
+}
+
+function valueAt(object: Record<string, unknown>, key: string): unknown {
+  return key.split(".").reduce<unknown>((at, part) => (at && typeof at === "object" ? (at as Record<string, unknown>)[part] : undefined), object);
+}
+
+function setAt(object: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split(".");
+  let at = object;
+  for (const part of parts.slice(0, -1)) at = (at[part] ??= {}) as Record<string, unknown>;
+  at[parts.at(-1)!] = value;
+}
+
+/** parseArgs' option list, from the table. */
+export function parseArgsOptions(): Record<string, { type: "string" | "boolean"; multiple?: boolean }> {
+  const options: Record<string, { type: "string" | "boolean"; multiple?: boolean }> = { help: { type: "boolean" } };
+  for (const option of SERVER_OPTIONS) options[option.flag] = option.kind === "list" ? { type: "string", multiple: true } : { type: "string" };
+  return options;
+}
+
+/** Where a setting came from, for an error that names it. */
+type Source = string;
+
+function fromText(option: ServerOption, text: string | string[]): unknown {
+  if (option.kind === "list") return Array.isArray(text) ? text : text.split(",").map((item) => item.trim()).filter(Boolean);
+  const single = Array.isArray(text) ? text.at(-1)! : text;
+  // A number that is not one stays text: the schema then says "expected number" with the option's name.
+  if (option.kind === "number") return single.trim() !== "" && Number.isFinite(Number(single)) ? Number(single) : single;
+  return single;
+}
+
+/** A config file's settings: JSON, or TOML when its name ends in .toml. Errors name the file. */
+export function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new Error(`config file ${file}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = file.endsWith(".toml") ? parseToml(text) : JSON.parse(text);
+  } catch (error) {
+    throw new Error(`config file ${file} is not valid ${file.endsWith(".toml") ? "TOML" : "JSON"}: ${(error as Error).message}`);
+  }
+  if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error(`config file ${file}: expected an object of settings (the names of server/config.ts)`);
+  const unknown = unknownKeys(parsed as Record<string, unknown>);
+  if (unknown.length) {
+    throw new Error(`invalid lab server configuration:\n${unknown.map((key) => `  ${key} (config file ${file}): not a setting of the lab server (see node server/main.ts --help and the README's config file table)`).join("\n")}`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Keys the schema does not know: a typo in a file would otherwise be dropped without a word. */
+function unknownKeys(settings: Record<string, unknown>): string[] {
+  const known = new Set(Object.keys(ServerConfigSchema.shape));
+  const limits = new Set(Object.keys(LimitsSchema.shape));
+  const unknown = Object.keys(settings).filter((key) => !known.has(key));
+  const nested = settings.limits;
+  if (nested && typeof nested === "object" && !Array.isArray(nested)) {
+    unknown.push(...Object.keys(nested).filter((key) => !limits.has(key)).map((key) => `limits.${key}`));
+  }
+  return unknown;
+}
+
+export interface ResolvedOptions {
+  config: ServerConfig;
+  positionals: string[];
+  help: boolean;
+}
+
+/**
+ * The server's configuration from argv, the environment and the config file
+ * they name, validated once by ServerConfigSchema; an invalid value is named
+ * with where it came from (the flag, the variable, or the file and its field).
+ */
+export function resolveServerOptions(argv: readonly string[], env: NodeJS.ProcessEnv, options: { cwd?: string } = {}): ResolvedOptions {
+  const { values, positionals } = parseArgs({ args: [...argv], allowPositionals: true, options: parseArgsOptions() });
+  if (values.help) return { config: undefined as unknown as ServerConfig, positionals, help: true };
+  const input: Record<string, unknown> = {};
+  const sources = new Map<string, Source>();
+  const configOption = SERVER_OPTIONS.find((option) => option.flag === "config")!;
+  const configFile = (values.config as string | undefined) ?? configOption.env.map((name) => env[name]).find((value) => value);
+  if (configFile) {
+    const settings = readConfigFile(configFile);
+    Object.assign(input, structuredClone(settings));
+    for (const key of Object.keys(settings)) sources.set(key, `config file ${configFile}`);
+    if (settings.limits && typeof settings.limits === "object") {
+      for (const key of Object.keys(settings.limits)) sources.set(`limits.${key}`, `config file ${configFile}`);
+    }
+  }
+  for (const option of SERVER_OPTIONS) {
+    if (!option.key) continue;
+    const flagValue = values[option.flag] as string | string[] | undefined;
+    const variable = option.env.find((name) => env[name] !== undefined && env[name] !== "");
+    if (flagValue !== undefined) {
+      setAt(input, option.key, fromText(option, flagValue));
+      sources.set(option.key, `--${option.flag}`);
+    } else if (variable) {
+      setAt(input, option.key, fromText(option, env[variable]!));
+      sources.set(option.key, variable);
+    }
+  }
+  // The site: dist/ when it was built, and always an absolute path (the server may chdir nowhere, but logs say it).
+  if (input.siteDir === undefined && existsSync(path.join(options.cwd ?? ".", "dist/index.html"))) input.siteDir = "dist";
+  if (typeof input.siteDir === "string") input.siteDir = path.resolve(options.cwd ?? ".", input.siteDir);
+  const result = ServerConfigSchema.safeParse(input);
+  if (!result.success) throw new Error(formatConfigIssues(result.error.issues, sources));
+  return { config: result.data, positionals, help: false };
+}
+
+/** Rows of the flag table: flag, environment, default, meaning (Markdown). */
+export function flagTableMarkdown(): string {
+  const code = (text: string) => `\`${text}\``;
+  const rows = SERVER_OPTIONS.map((option) => {
+    const fallback = defaultText(option);
+    const shownDefault = option.defaultText || fallback === "none" ? fallback : code(fallback);
+    return `| ${code(`--${option.flag}`)} | ${option.env.map(code).join(", ")} | ${option.key ? code(option.key) : "none"} | ${shownDefault} | ${cell(option.description)} |`;
+  });
+  return ["| flag | environment | config file | default | meaning |", "|---|---|---|---|---|", ...rows].join("\n");
+}
+
+/** Text for a Markdown table cell that is also safe in MDX: no pipes, no tag-like <name>. */
+function cell(text: string): string {
+  return text.replace(/\|/g, "\\|").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/** Every setting of the config file (the schema's names, limits.* nested), its default and what it does. */
+export function configTableMarkdown(): string {
+  const defaults = schemaDefaults();
+  const flagged = new Map(SERVER_OPTIONS.filter((option) => option.key).map((option) => [option.key!, option]));
+  const row = (key: string, description: string | undefined) => {
+    const option = flagged.get(key);
+    const value = valueAt(defaults, key);
+    const shown = option?.defaultText ?? (value === undefined || (Array.isArray(value) && !value.length) ? "none" : `\`${JSON.stringify(value)}\``);
+    return `| \`${key}\` | ${shown} | ${cell(description ?? option?.description ?? "")} |`;
+  };
+  const rows: string[] = [];
+  for (const [key, schema] of Object.entries(ServerConfigSchema.shape)) {
+    if (key === "limits") continue;
+    rows.push(row(key, (schema as { description?: string }).description));
+  }
+  for (const [key, schema] of Object.entries(LimitsSchema.shape)) rows.push(row(`limits.${key}`, (schema as { description?: string }).description));
+  return ["| setting | default | meaning |", "|---|---|---|", ...rows].join("\n");
+}
