@@ -5,21 +5,17 @@ let
   # The registry: `distribution` in nixpkgs since late 2024 (before:
   # `docker-distribution`, now a throwing alias); its binary is `registry`.
   distribution = pkgs.distribution or pkgs.docker-distribution;
-  # The server runs `docker-registry`, Debian's name. Until it takes the
-  # registry binary from its config, this puts that name on PATH.
-  docker-registry = pkgs.runCommand "docker-registry-as-debian-names-it" { } ''
-    mkdir -p $out/bin
-    ln -s ${pkgs.lib.getExe distribution} $out/bin/docker-registry
-  '';
   # `hostname` alone: net-tools would bring ifconfig and route as well.
   hostname = pkgs.hostname-debian or pkgs.nettools;
 in
 with pkgs;
 {
+  # The registry's package (the module names its `registry` binary in the server's settings).
+  inherit distribution;
   # What the server itself runs for every environment (sandbox and host-namespaces).
   server = [
     bashInteractive coreutils util-linux iproute2 hostname procps gnutar gzip
-    containerd runc cni-plugins distribution docker-registry
+    containerd runc cni-plugins distribution
   ];
   # What the labs' steps and checks run (Parts 1–4): etcd (etcdctl comes
   # with it), openssl and cfssl for the PKI, git, nix for the Nix files,

@@ -90,6 +90,24 @@ in
             defaultText = lib.literalExpression ''"''${pkgs.bashInteractive}/bin/bash"'';
             description = "Login shell of each terminal (NixOS has no /bin/bash).";
           };
+          cniPluginDir = lib.mkOption {
+            type = lib.types.str;
+            default = "${pkgs.cni-plugins}/bin";
+            defaultText = lib.literalExpression ''"''${pkgs.cni-plugins}/bin"'';
+            description = "Folder of the CNI plugins (`ctr run --cni` finds them there through a bind mount in each environment).";
+          };
+          registry = lib.mkOption {
+            type = lib.types.str;
+            default = lib.getExe' tools.distribution "registry";
+            defaultText = lib.literalExpression ''"''${pkgs.distribution}/bin/registry"'';
+            description = "The container registry program that serves the labs' images offline (nixpkgs' distribution; Debian calls it docker-registry).";
+          };
+          busybox = lib.mkOption {
+            type = lib.types.str;
+            default = "${tools.busybox}/bin/busybox";
+            defaultText = lib.literalExpression ''"''${pkgs.pkgsStatic.busybox}/bin/busybox"'';
+            description = "A statically linked busybox: the labs' images are built from it.";
+          };
           tokenFile = lib.mkOption {
             type = lib.types.nullOr lib.types.str;
             default = "/var/lib/nix-way-labs/operator-token";
@@ -133,7 +151,9 @@ in
 
     # The mount point of each environment's own CNI configs: the server makes
     # it when missing, which it cannot under ProtectSystem=full (/etc read-only).
-    systemd.tmpfiles.rules = [ "d /etc/cni/net.d 0755 root root -" ];
+    # /opt/cni/bin: where `ctr run --cni` looks (besides /usr/lib/cni); each environment binds
+    # cniPluginDir over it in its own mount namespace, and the unit cannot make it under ProtectSystem.
+    systemd.tmpfiles.rules = [ "d /etc/cni/net.d 0755 root root -" "d /opt/cni/bin 0755 root root -" ];
 
     systemd.services.nix-way-labs = {
       description = "Nix Way Labs lab server";
@@ -163,14 +183,6 @@ in
         # the machine's) would cap a workshop instead.
         TasksMax = "infinity";
         LimitNOFILE = 1048576;
-
-        # Until server/config.ts names these paths, put nixpkgs' programs where
-        # the server looks for them (inside this unit only): the CNI plugins
-        # (settings key to come: cniPluginDir) and a static busybox (busybox).
-        BindReadOnlyPaths = [
-          "${pkgs.cni-plugins}/bin:/usr/lib/cni"
-          "${tools.busybox}/bin/busybox:/bin/busybox"
-        ];
 
         # What the labs need, and nothing else where it can be said:
         # CAP_SYS_ADMIN mounts, namespaces, pivot_root, setns; SETUID/SETGID
