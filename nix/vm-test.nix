@@ -36,7 +36,7 @@ testers.runNixOSTest {
     with subtest("Part 1, every checkpoint, through the protocol and the check API"):
         machine.succeed(
             f"cd ${walker} && ${node} scripts/walk-lab.ts --server http://127.0.0.1:4321 "
-            f"--token {token} --lab k8s-nix-way-part-1 >&2"
+            f"--token {token} --lab k8s-nix-way-part-1 --labs-dir ${nix-way-labs}/lib/nix-way-labs/labs >&2"
         )
 
     upgrade = (
