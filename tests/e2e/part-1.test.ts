@@ -5,7 +5,7 @@
  * at 100% and still there after a reload.
  */
 import { describe, expect, it } from "vitest";
-import { readerUrl, useServerAndBrowser } from "./harness.ts";
+import { completeByRunsAndChecks, readerUrl, useServerAndBrowser } from "./harness.ts";
 
 const lab = useServerAndBrowser();
 
@@ -18,31 +18,8 @@ describe("Part 1 in the browser", () => {
 
     const total = Number(await page.getAttribute("[data-testid=lab-progress]", "data-total"));
     expect(total).toBeGreaterThanOrEqual(13);
-    const steps = page.locator("[data-testid=run-button], [data-testid=checkpoint]");
-    const count = await steps.count();
     const timings: string[] = [];
-    for (let index = 0; index < count; index++) {
-      const step = steps.nth(index);
-      if ((await step.getAttribute("data-testid")) === "run-button") {
-        const command = (await step.getAttribute("data-command")) ?? "";
-        await step.scrollIntoViewIfNeeded();
-        await step.click();
-        await expect.poll(() => step.getAttribute("data-state"), { timeout: 90_000, message: `Run of: ${command}` }).toMatch(/done|error/);
-        expect(await step.getAttribute("data-state"), `Run of: ${command}`).toBe("done");
-        continue;
-      }
-      const id = await step.getAttribute("data-checkpoint-id");
-      // A Run may have checked it already; otherwise the reader clicks Check.
-      await expect.poll(() => step.getAttribute("data-state"), { timeout: 30_000 }).not.toBe("checking");
-      if ((await step.getAttribute("data-state")) !== "passed") {
-        const started = performance.now();
-        await step.locator("[data-testid=checkpoint-check]").click();
-        await expect.poll(() => step.getAttribute("data-state"), { timeout: 60_000 }).not.toMatch(/checking|unchecked/);
-        timings.push(`${id} ${Math.round(performance.now() - started)} ms`);
-      }
-      const output = await step.locator("[data-testid=checkpoint-output]").textContent();
-      expect(await step.getAttribute("data-state"), `checkpoint ${id}: ${output}`).toBe("passed");
-    }
+    await completeByRunsAndChecks(page, undefined, (id, ms) => timings.push(`${id} ${ms} ms`));
     console.log(`Check clicks: ${timings.join(", ") || "none (every check ran after its Run)"}`);
 
     // What the reader saw: the series' failure, the echo, and the watch terminal's task list.

@@ -7,47 +7,13 @@
  */
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
-import { readerUrl, useServerAndBrowser } from "./harness.ts";
+import { completeByRunsAndChecks, readerUrl, useServerAndBrowser } from "./harness.ts";
 
 const PART_2 = "labs/part-2/";
 
 /** What a terminal of the page shows (its buffer, scrollback included). */
 function screen(page: Page, name = "main"): Promise<string> {
   return page.$eval(`nwl-terminal[data-name="${name}"]`, (element) => (element as unknown as { bufferText(): string }).bufferText());
-}
-
-/** Whether a program still holds the terminal (a Run types the command and is done; the reader waits for the prompt). */
-function busy(page: Page, name = "main"): Promise<string | undefined> {
-  return page.$eval(`nwl-terminal[data-name="${name}"]`, (element) => (element as unknown as { busy?: string }).busy);
-}
-
-/** Every Run (must end done) and every Check (must pass) of the page, in page order; `onRun` sees each Run's command after it ran. */
-async function completeByRunsAndChecks(page: Page, onRun: (command: string, index: number) => Promise<void> = async () => {}): Promise<void> {
-  const steps = page.locator("[data-testid=run-button], [data-testid=checkpoint]");
-  const count = await steps.count();
-  let runs = 0;
-  for (let index = 0; index < count; index++) {
-    const step = steps.nth(index);
-    if ((await step.getAttribute("data-testid")) === "run-button") {
-      const command = (await step.getAttribute("data-command")) ?? "";
-      await step.scrollIntoViewIfNeeded();
-      await step.click();
-      // The first Run also makes the environment, which first goes through Part 1's solves.
-      await expect.poll(() => step.getAttribute("data-state"), { timeout: 120_000, message: `Run of: ${command}` }).toMatch(/done|error/);
-      expect(await step.getAttribute("data-state"), `Run of: ${command}`).toBe("done");
-      await expect.poll(() => busy(page), { timeout: 60_000, message: `the prompt back after: ${command}` }).toBeUndefined();
-      await onRun(command, runs++);
-      continue;
-    }
-    const id = await step.getAttribute("data-checkpoint-id");
-    await expect.poll(() => step.getAttribute("data-state"), { timeout: 30_000 }).not.toBe("checking");
-    if ((await step.getAttribute("data-state")) !== "passed") {
-      await step.locator("[data-testid=checkpoint-check]").click();
-      await expect.poll(() => step.getAttribute("data-state"), { timeout: 60_000 }).not.toMatch(/checking|unchecked/);
-    }
-    const output = await step.locator("[data-testid=checkpoint-output]").textContent();
-    expect(await step.getAttribute("data-state"), `checkpoint ${id}: ${output}`).toBe("passed");
-  }
 }
 
 // One lab server (and so one reader) per describe: each starts with no environment at all.
