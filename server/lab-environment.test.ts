@@ -141,17 +141,21 @@ describe("a busy terminal", () => {
     terminal.type("bash -c 'trap \"\" INT; echo STUCK-$((3*3)); exec sleep 300'\r");
     await terminal.waitForText("STUCK-9");
     terminal.type("\x03");
+    const before = terminal.text.length;
     terminal.socket.send(JSON.stringify({ type: "interrupt" }));
-    await expect.poll(() => terminal.notices.at(-1)?.message ?? "").toMatch(/^Stopped: sleep 300/);
+    // The job's one process, read before or after its exec: bash -c … exec sleep 300.
+    await expect.poll(() => terminal.notices.at(-1)?.message ?? "").toMatch(/^Stopped: (sleep 300|bash -c trap)/);
+    // The shell's prompt is back (its OSC 133;A mark) before the reader types again.
+    await expect.poll(() => terminal.text.slice(before).includes("\x1b]133;A\x07"), { timeout: 10_000 }).toBe(true);
     terminal.type("echo ALIVE-$((6*7))\r");
     await terminal.waitForText("ALIVE-42");
     // With only the shell in the foreground, Stop stops nothing; a burst of Stops gets one answer (each reads /proc).
     await new Promise((resolve) => setTimeout(resolve, 600));
-    const before = terminal.notices.length;
+    const noticesBefore = terminal.notices.length;
     for (let i = 0; i < 20; i++) terminal.socket.send(JSON.stringify({ type: "interrupt" }));
     await expect.poll(() => terminal.notices.at(-1)?.message ?? "").toMatch(/Nothing was running/);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(terminal.notices.length - before).toBe(1);
+    expect(terminal.notices.length - noticesBefore).toBe(1);
     terminal.type("echo STILL-$((5*5))\r");
     await terminal.waitForText("STILL-25");
     await terminal.close();

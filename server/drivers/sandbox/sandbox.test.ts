@@ -133,7 +133,10 @@ describe("sandbox driver", () => {
       pty.shell.write(Buffer.from("\x03"));
       await new Promise((resolve) => setTimeout(resolve, 1000));
       expect(pty.output.slice(from)).not.toContain("133;A");
+      const stoppedAt = pty.output.length;
       expect(pty.shell.stopForeground?.()).toBe("ctr task start stuck");
+      // The shell's prompt is back (its OSC 133;A mark) before the reader types again.
+      await until(() => pty.output.indexOf("\x1b]133;A\x07", stoppedAt) >= 0, 10_000, "the prompt after Stop");
       expect(await pty.run("echo back at the prompt")).toContain("back at the prompt");
     } finally {
       pty.kill();
