@@ -295,6 +295,8 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
     // A hint only: the server keeps one environment per reader and lab, whatever a hello names.
     const environmentHint = store.state.environment?.environment ?? undefined;
     const screen = this.el("screen")!;
+    // Made now, hidden: it keeps its place in the bar, so the bar's height never changes when it shows.
+    this.stopButton();
     this.dataset.started = "";
     this.view = await TerminalView.create({
       host: screen,
