@@ -67,7 +67,7 @@ export const CheckpointSchema = z
     id: kebabId("checkpoint id").describe("Stable id, named by <Checkpoint id=…> in the lab's page"),
     title: z.string().min(1).describe("Shown next to the Check button"),
     check: scriptPath.describe("Script (relative to the lab folder) run inside the reader's environment: exit 0 = pass; its output is the feedback"),
-    solve: scriptPath.describe("What a reader would type to reach the checkpoint; run by the lab test, never by the server for a reader"),
+    solve: scriptPath.describe("What a reader would type to reach the checkpoint: run by the lab test, and by the server when the reader asks (Solve, Catch me up, a lab that continues this one); never text from a browser"),
     hint: z.string().min(1).describe("Shown when the check fails"),
     timeoutMs: z.number().int().min(500).max(120_000).default(15_000).describe("The check is killed (and fails) after this long"),
     needs: z
@@ -88,7 +88,7 @@ export const LabSchema = z
     summary: z.string().optional().describe("One paragraph on what the reader does"),
     continues: kebabId("lab id")
       .optional()
-      .describe("The lab whose end state this one starts from (e.g. Part 2 continues Part 1): a new environment gets it by that lab's solves, in order, shown in its first terminal"),
+      .describe("The lab whose end state this one starts from (e.g. Part 2 continues Part 1): a new environment gets it by that lab's setup and solves, in order, shown at the start of each new shell in it"),
     requires: RequirementsSchema.prefault({}),
     environment: EnvironmentSchema.prefault({}),
     checkpoints: z

@@ -9,7 +9,8 @@
  * Errors answer { error: FileErrorCode, message } with words for the reader.
  * The path names a file inside the reader's lab environment (`~` is its
  * HOME, a relative path starts there): the server reads and writes it as the
- * reader's shell would, never on its own file system.
+ * reader's shell would (inside the sandbox, its own files; with the host
+ * driver, where the reader's shell is the host's, the host's).
  */
 import { z } from "zod";
 
