@@ -122,9 +122,9 @@ export async function createLabServer(config: ServerConfig, parts: LabServerPart
   const labIds = [...(runtime ? runtime.labs.keys() : []), ...(parts.labs ?? [])];
   const sessions = new LabSessions({
     limits: config.limits,
-    hasLab: (lab) => (!runtime && !bareLabs) || runtime?.lab(lab) !== undefined || bareLabs?.has(lab) === true,
+    hasLab: (lab) => (!runtime && !bareLabs) || runtime?.hasLab(lab) === true || bareLabs?.has(lab) === true,
     // A defined lab's environment gets its setup; a bare one is the driver's as it is.
-    createEnvironment: (lab, announce) => (runtime?.lab(lab) ? runtime.createEnvironment(lab, announce) : driver.createEnvironment(lab)),
+    createEnvironment: (lab, announce) => (runtime?.hasLab(lab) ? runtime.createEnvironment(lab, announce) : driver.createEnvironment(lab)),
   });
   const routes = runtime ? labApiRoutes(runtime) : undefined;
   const fileRoutes = filesApiRoutes();

@@ -15,7 +15,7 @@
  *   POST /api/labs/:lab/environment/reset                 EnvironmentState of a new environment (the lab's `reset`)
  *   POST /api/labs/:lab/checkpoints/:id/check     {environment?}   CheckpointResult
  *   POST /api/labs/:lab/checkpoints/:id/solve     {environment?}   SolveResult: its solve, then its check
- *   POST /api/labs/:lab/checkpoints/:id/catch-up  {environment?}   CatchUpResult: every earlier checkpoint not yet passed, solved and checked in order
+ *   POST /api/labs/:lab/checkpoints/:id/catch-up  {environment?}   CatchUpResult: every earlier checkpoint whose check fails now, solved and checked, in order
  *
  * Errors answer `{error, message}` (ApiError) with a message for a reader.
  * `environment` in a body, when given, must be the reader's current one for
@@ -83,7 +83,7 @@ export const CatchUpResult = z.object({
   steps: z.array(
     z.object({
       checkpoint: z.string(),
-      outcome: z.enum(["already-passed", "solved", "failed"]),
+      outcome: z.enum(["already-passed", "solved", "failed"]).describe("already-passed: its check passed as it was, and it was left alone"),
       check: CheckpointResult.optional(),
     }),
   ),

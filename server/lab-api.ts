@@ -17,7 +17,7 @@ import { QueueFullError } from "./serial-queue.ts";
 import { ActionRequest, type ApiError, type CatchUpResult, type CheckpointResult, type SeriesProgress, type SolveResult } from "./lab-api-protocol.ts";
 
 /** What the API needs of the lab runtime (server/lab-runtime.ts). */
-export type CheckpointRunner = Pick<LabRuntime, "list" | "hasCheckpoint" | "check" | "solve" | "checkpointOrder" | "describeSolve">;
+export type CheckpointRunner = Pick<LabRuntime, "list" | "hasLab" | "hasCheckpoint" | "check" | "solve" | "checkpointOrder" | "describeSolve">;
 
 /** What the server hands an API route: the request's reader is authenticated already. */
 export interface ApiContext {
@@ -120,7 +120,9 @@ export function labApiRoutes(runner: CheckpointRunner) {
     const { title, script } = runner.describeSolve(lab, checkpoint);
     const ran = await runner.solve(lab, checkpoint, environment);
     const checked = await check(lab, checkpoint, environment, context);
-    context.sessions.announce(environment, { title: `Solved “${title}” for you`, script, output: ran.output, passed: checked.passed });
+    // A step this host cannot run ran nothing: say why, never show a script as if it had run.
+    if (checked.unavailable) context.sessions.announce(environment, { title: `“${title}”, not done here`, script: "", output: checked.unavailable, passed: false });
+    else context.sessions.announce(environment, { title: `Solved “${title}” for you`, script, output: ran.output, passed: checked.passed });
     return { checkpoint, solve: ran, check: checked };
   }
 
@@ -129,8 +131,10 @@ export function labApiRoutes(runner: CheckpointRunner) {
     const earlier = order.slice(0, order.indexOf(target));
     const steps: CatchUpResult["steps"] = [];
     for (const checkpoint of earlier) {
-      // What already passed in this environment stays as the reader left it: solving it again could undo later steps.
-      if (context.sessions.state(lab, environment).progress[checkpoint]?.passed) {
+      // What passes now stays as the reader left it (solving it again could undo later steps); the check
+      // says so, not the progress recorded earlier, which the reader may have undone since.
+      const now = await check(lab, checkpoint, environment, context);
+      if (now.passed) {
         steps.push({ checkpoint, outcome: "already-passed" });
         continue;
       }
@@ -162,7 +166,7 @@ export function labApiRoutes(runner: CheckpointRunner) {
       const environmentRoute = ENVIRONMENT_ROUTE.exec(url.pathname);
       if (environmentRoute) {
         const [, lab, reset] = environmentRoute as unknown as [string, string, string | undefined];
-        if (!runner.list().some((known) => known.id === lab)) throw new ApiRefusal(404, "unknown-lab", `no lab named "${lab}" on this server`);
+        if (!runner.hasLab(lab)) throw new ApiRefusal(404, "unknown-lab", `no lab named "${lab}" on this server`);
         const { sessions, reader } = context;
         if (request.method === "GET" && !reset) {
           sendJson(response, 200, sessions.state(lab, sessions.environmentOf(lab, reader)));

@@ -73,6 +73,37 @@ describe("a reader's environment per lab", () => {
     const stale = await api<{ error: string; message: string }>(labApiPath.checkpoint(LAB, "first", "check"), "POST", { environment: "not-the-current-one" });
     expect(stale.status).toBe(404);
     expect(stale.body.message).toMatch(/ended/);
+    // The id the page had before a reset, not a made-up one.
+    const reset = await api<EnvironmentState>(labApiPath.reset(LAB));
+    expect(reset.body.environment).not.toBe(made.body.environment);
+    for (const action of ["check", "solve", "catch-up"] as const) {
+      const old = await api<{ error: string }>(labApiPath.checkpoint(LAB, "second", action), "POST", { environment: made.body.environment });
+      expect(old, action).toMatchObject({ status: 404, body: { error: "unknown-environment" } });
+    }
+  });
+
+  it("is not made twice for one lab by naming it another way (its folder), which is no lab on the wire", async () => {
+    const alias = await ProtocolClient.connect(server.url, { lab: "steps" });
+    expect(alias.closeCode).toBe(CloseCode.notFound);
+    expect(alias.errors[0]?.code).toBe("unknown-lab");
+    expect((await api<{ error: string }>(labApiPath.environment("steps"))).body.error).toBe("unknown-lab");
+  });
+});
+
+describe("a burst of hellos while the reader's environment is being made", () => {
+  it("holds the reader to their terminal limit: hellos that waited for the same new environment count too", async () => {
+    const limited = await startTestServer({ limits: { maxSessionsPerReader: 3 } }, { catalog: fixtures });
+    try {
+      // A lab that continues another takes a while to make: ten hellos all wait for the one environment.
+      const clients = await Promise.all(Array.from({ length: 10 }, () => ProtocolClient.connect(limited.url, { lab: "fixture-continues" })));
+      const welcomed = clients.filter((client) => client.welcome);
+      expect(welcomed.length).toBe(3);
+      expect(limited.sessions.sessionCount).toBe(3);
+      for (const refused of clients.filter((client) => !client.welcome)) expect(refused.closeCode).toBe(CloseCode.limitReached);
+      await Promise.all(welcomed.map((client) => client.close()));
+    } finally {
+      await limited.close();
+    }
   });
 });
 
@@ -108,6 +139,17 @@ describe("Solve, Catch me up and Reset", () => {
     // Again: what passed is left as it is.
     const again = await api<CatchUpResult>(labApiPath.checkpoint(LAB, "third", "catch-up"));
     expect(again.body.steps.map((step) => step.outcome)).toEqual(["already-passed", "already-passed"]);
+    // A step recorded as passed that the reader undid since is solved again: its check decides, not the old record.
+    const terminal = await ProtocolClient.connect(server.url, { lab: LAB });
+    terminal.type("rm ~/second; echo GONE-$((2+2))\r");
+    await terminal.waitForText("GONE-4");
+    const undone = await api<CatchUpResult>(labApiPath.checkpoint(LAB, "third", "catch-up"));
+    expect(undone.body.steps.map((step) => [step.checkpoint, step.outcome])).toEqual([
+      ["first", "already-passed"],
+      ["second", "solved"],
+    ]);
+    expect(undone.body.passed).toBe(true);
+    await terminal.close();
   });
 
   it("resets: a new, empty environment with no progress; its terminals are told and start over in it", async () => {

@@ -12,6 +12,7 @@ import { continuationChain, findCheckpoint, findLab, readLabScript, type LabCata
 import { missingCommands } from "./environment/prerequisites.ts";
 import type { Checkpoint } from "../labs/schema.ts";
 import type { CheckpointResult } from "./lab-api-protocol.ts";
+import type { Activity } from "./protocol.ts";
 
 /** How long a lab's environment setup may take. */
 const SETUP_TIMEOUT_MS = 60_000;
@@ -20,13 +21,8 @@ const SOLVE_TIMEOUT_MS = 60_000;
 
 export type { CheckpointResult };
 
-/** What the lab ran in an environment for the reader (a solve), for its terminals to show. */
-export interface LabActivity {
-  title: string;
-  script: string;
-  output: string;
-  passed: boolean;
-}
+/** What the lab ran in an environment for the reader (a solve), for its terminals to show: the protocol's `activity`. */
+export type LabActivity = Omit<Activity, "type">;
 
 /** Why a step cannot run on this host (its `needs` are missing), in words; undefined when it can. */
 export function unavailableReason(checkpoint: Checkpoint): string | undefined {
@@ -67,6 +63,14 @@ export class LabRuntime {
 
   lab(id: string): LoadedLab | undefined {
     return findLab(this.labs, id);
+  }
+
+  /**
+   * Whether `id` is exactly a lab's id. (lab() also takes a folder, for the CLI: on the wire an alias
+   * would make a second environment of the same lab, keyed by the alias, with progress nobody sees.)
+   */
+  hasLab(id: string): boolean {
+    return this.labs.has(id);
   }
 
   /** Checkpoint summaries per lab, for GET /api/labs: with why a step cannot run here, when it cannot. */

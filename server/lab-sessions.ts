@@ -49,6 +49,9 @@ interface EnvironmentEntry {
 /** What the terminals of one environment hear: its state changed, or the lab ran a step in it. */
 export type EnvironmentEvent = EnvironmentChanged | Activity;
 
+/** At most one Stop (an `interrupt` frame) is acted on per this long, per reader. */
+const INTERRUPT_INTERVAL_MS = 500;
+
 const environmentKey = (owner: string, lab: string) => `${owner}\u0000${lab}`;
 
 /** Whether a reader may use what `owner` made: their own, or anything for the operator. */
@@ -77,6 +80,8 @@ export class LabSessions {
   /** Environments being made, per reader, so a burst of hellos cannot pass the limit while they start. */
   private readonly pendingEnvironments = new Map<string, number>();
   private readonly connections = new Map<string, number>();
+  /** When each reader's last Stop was acted on (a Stop reads the shell's process tree). */
+  private readonly lastInterrupt = new Map<string, number>();
   /** Environment disposals under way, so close() can wait for every one. */
   private readonly disposals = new Set<Promise<void>>();
   /** Repaints serialize a whole screen: one at a time bounds their memory. */
@@ -187,6 +192,14 @@ export class LabSessions {
     return entry.checks.run(task);
   }
 
+  /** Whether a reader's Stop may run now: one per INTERRUPT_INTERVAL_MS per reader, whatever terminal sends it. */
+  allowInterrupt(reader: Reader): boolean {
+    const now = performance.now();
+    if (now - (this.lastInterrupt.get(reader.id) ?? -Infinity) < INTERRUPT_INTERVAL_MS) return false;
+    this.lastInterrupt.set(reader.id, now);
+    return true;
+  }
+
   /** Counts an open terminal connection of a reader; the returned function releases it. */
   connect(reader: Reader): () => void {
     const open = this.connections.get(reader.id) ?? 0;
@@ -216,14 +229,10 @@ export class LabSessions {
       if (existing && owner !== undefined && mayUse(reader, owner) && existing.environment.lab === hello.lab) return existing;
       throw new SessionError("unknown-session", "that shell has ended; starting a new one", CloseCode.notFound);
     }
-    if (this.sessions.size >= this.limits.maxSessions) {
-      throw new SessionError("limit-reached", `this server holds its limit of ${this.limits.maxSessions} terminals`, CloseCode.limitReached);
-    }
-    const own = [...this.sessionOwners.values()].filter((owner) => owner === reader.id).length;
-    if (own >= this.limits.maxSessionsPerReader) {
-      throw new SessionError("limit-reached", `you have ${own} terminals open, the most this server allows one reader (${this.limits.maxSessionsPerReader}); close one first`, CloseCode.limitReached);
-    }
+    this.assertSessionRoom(reader);
     const entry = await this.environmentFor(hello.lab, hello.environment, reader);
+    // Again after the wait: hellos that joined one environment being made all waited here, uncounted.
+    this.assertSessionRoom(reader);
     const session = new TerminalSession({
       id: newId(),
       environment: entry.environment,
@@ -239,6 +248,17 @@ export class LabSessions {
     entry.idleSince = entry.expiresAt = undefined;
     clearTimeout(entry.disposeTimer);
     return session;
+  }
+
+  /** Throws when the server, or this reader, holds as many terminals as allowed. */
+  private assertSessionRoom(reader: Reader): void {
+    if (this.sessions.size >= this.limits.maxSessions) {
+      throw new SessionError("limit-reached", `this server holds its limit of ${this.limits.maxSessions} terminals`, CloseCode.limitReached);
+    }
+    const own = [...this.sessionOwners.values()].filter((owner) => owner === reader.id).length;
+    if (own >= this.limits.maxSessionsPerReader) {
+      throw new SessionError("limit-reached", `you have ${own} terminals open, the most this server allows one reader (${this.limits.maxSessionsPerReader}); close one first`, CloseCode.limitReached);
+    }
   }
 
   /** Ends every session and disposes every environment. */
@@ -272,7 +292,7 @@ export class LabSessions {
     // a new tab replaces a closed one, and a burst of hellos never holds more than the limit.
     while (mine().length + pending >= this.limits.maxEnvironmentsPerReader) {
       const idle = mine()
-        .filter((entry) => entry.sessions.size === 0 && entry.idleSince !== undefined)
+        .filter((entry) => entry.sessions.size === 0 && entry.checks.size === 0 && entry.idleSince !== undefined)
         .sort((a, b) => a.idleSince! - b.idleSince!)[0];
       if (!idle) break;
       log.info({ reader: reader.id, environment: idle.environment.id }, "idle lab environment disposed to make room for a new one");
@@ -338,7 +358,9 @@ export class LabSessions {
     entry.expiresAt = Date.now() + this.limits.environmentGraceMs;
     entry.disposeTimer = setTimeout(() => {
       if (entry.sessions.size > 0) return;
-      void this.dispose(entry);
+      // A check, solve or catch-up still running (an API-only environment has no terminal) keeps it.
+      if (entry.checks.size > 0) this.startIdleTimer(entry);
+      else void this.dispose(entry);
     }, this.limits.environmentGraceMs);
     entry.disposeTimer.unref();
   }

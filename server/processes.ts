@@ -10,14 +10,8 @@ export function sessionProcesses(sessionId: number): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      // Fields after the command name, which may hold spaces: state ppid pgrp session ...
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[3]) === sessionId && fields[0] !== "Z") pids.push(Number(entry));
-    } catch {
-      // gone while we looked
-    }
+    const stat = readStat(Number(entry));
+    if (stat && stat.session === sessionId && stat.state !== "Z") pids.push(stat.pid);
   }
   return pids;
 }
@@ -77,34 +71,64 @@ function commandLine(pid: number): string[] {
 
 const isLoginShell = (argv: readonly string[]) => argv[0]?.startsWith("-") === true || argv.includes("-l") || argv.includes("--login");
 
+/** The live children of a process, from its threads' `children` files (no scan of all of /proc). */
+function childrenOf(pid: number): ProcStat[] {
+  const children: ProcStat[] = [];
+  let threads: string[];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return children;
+  }
+  for (const thread of threads) {
+    let listed: string;
+    try {
+      listed = readFileSync(`/proc/${pid}/task/${thread}/children`, "utf8");
+    } catch {
+      continue;
+    }
+    for (const child of listed.split(" ").filter(Boolean)) {
+      const stat = readStat(Number(child));
+      if (stat && stat.state !== "Z") children.push(stat);
+    }
+  }
+  return children;
+}
+
+/** A job in the foreground of a shell's terminal: its group, the session it is in, and one member to check before a kill. */
+export interface ForegroundJob {
+  pgid: number;
+  session: number;
+  member: number;
+  command: string;
+}
+
 /**
  * The job in the foreground of a shell's terminal: the process group the
  * terminal's reads and Ctrl+C go to, when it is not the reader's login shell.
  * `rootPid` is the pty's child; drivers put the shell behind wrappers
  * (nsenter, `script` and its own pty inside a sandbox), so the terminal that
  * counts is that of the deepest session leader under it that has one.
- * The login shell is that leader, or a login shell it started.
+ * The login shell is that leader, or a login shell it started. Only the
+ * processes under `rootPid` are read: a Stop costs the shell's tree, not the host's.
  */
-export function foregroundJob(rootPid: number): { pgid: number; session: number; command: string } | undefined {
-  const all: ProcStat[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readStat(Number(entry));
-    if (stat && stat.state !== "Z") all.push(stat);
-  }
+export function foregroundJob(rootPid: number): ForegroundJob | undefined {
+  const root = readStat(rootPid);
+  if (!root || root.state === "Z") return undefined;
+  const tree: ProcStat[] = [];
   const children = new Map<number, ProcStat[]>();
-  for (const stat of all) children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), stat]);
   let leader: ProcStat | undefined;
   let leaderDepth = -1;
   const walk = (stat: ProcStat, depth: number) => {
+    tree.push(stat);
     if (stat.pid === stat.session && stat.ttyNr !== 0 && stat.tpgid > 0 && depth > leaderDepth) {
       leader = stat;
       leaderDepth = depth;
     }
-    for (const child of children.get(stat.pid) ?? []) walk(child, depth + 1);
+    const below = childrenOf(stat.pid);
+    children.set(stat.pid, below);
+    for (const child of below) walk(child, depth + 1);
   };
-  const root = all.find((stat) => stat.pid === rootPid);
-  if (!root) return undefined;
   walk(root, 0);
   if (!leader) return undefined;
   const shellGroups = new Set([leader.pgrp]);
@@ -112,22 +136,23 @@ export function foregroundJob(rootPid: number): { pgid: number; session: number;
     if (child.pid === child.pgrp && isLoginShell(commandLine(child.pid))) shellGroups.add(child.pgrp);
   }
   if (shellGroups.has(leader.tpgid)) return undefined;
-  const members = all.filter((stat) => stat.pgrp === leader!.tpgid);
+  // The job's processes are the shell's descendants, in its session: a stale tpgid names nothing here.
+  const members = tree.filter((stat) => stat.pgrp === leader!.tpgid && stat.session === leader!.session);
   if (!members.length) return undefined;
   const head = members.find((stat) => stat.pid === leader!.tpgid) ?? members[0]!;
-  return { pgid: leader.tpgid, session: leader.session, command: commandLine(head.pid).join(" ") };
+  return { pgid: leader.tpgid, session: leader.session, member: head.pid, command: commandLine(head.pid).join(" ") };
 }
 
 /**
  * Kills a foreground job's process group (SIGKILL: a job that ignored Ctrl+C is the reason
- * to ask), if it is still in `session`: a group that ended meanwhile leaves its id free
- * for someone else's.
+ * to ask), if its member is still in that group and session just before: a group that ended
+ * meanwhile leaves its id free for someone else's.
  */
-export function killProcessGroup(pgid: number, session: number): boolean {
-  const leader = readStat(pgid);
-  if (leader && leader.session !== session) return false;
+export function killProcessGroup(job: ForegroundJob): boolean {
+  const member = readStat(job.member);
+  if (!member || member.pgrp !== job.pgid || member.session !== job.session) return false;
   try {
-    process.kill(-pgid, "SIGKILL");
+    process.kill(-job.pgid, "SIGKILL");
     return true;
   } catch {
     return false;

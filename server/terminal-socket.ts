@@ -30,8 +30,12 @@ function toBuffer(data: RawData): Buffer {
   return Buffer.from(data);
 }
 
-/** At most one Stop (an `interrupt` frame) is acted on per this long, per connection. */
-const INTERRUPT_INTERVAL_MS = 500;
+/** A close frame's reason holds at most 123 bytes (ws throws beyond): cut by bytes, on a character boundary. */
+function closeReason(message: string): string {
+  let reason = message.slice(0, 123);
+  while (Buffer.byteLength(reason) > 123) reason = reason.slice(0, -1);
+  return reason;
+}
 
 export interface TerminalSocketContext {
   sessions: LabSessions;
@@ -48,7 +52,8 @@ export function handleTerminalSocket(socket: WebSocket, context: TerminalSocketC
   let opening = false;
   let leaving = false;
   let releaseConnection: (() => void) | undefined;
-  let lastInterruptAt = -Infinity;
+  /** Who the hello's token named, once it did. */
+  let attachedReader: Reader | undefined;
   let logger = log.child({});
   const unsubscribe = context.onNotice?.((notice) => {
     if (session) send(notice);
@@ -62,7 +67,7 @@ export function handleTerminalSocket(socket: WebSocket, context: TerminalSocketC
   };
   const fail = (code: ErrorCode, message: string, closeCode?: number) => {
     send({ type: "error", code, message });
-    if (closeCode !== undefined) socket.close(closeCode, message.slice(0, 120));
+    if (closeCode !== undefined) socket.close(closeCode, closeReason(message));
   };
   const client: SessionClient = {
     get isOpen() {
@@ -90,7 +95,7 @@ export function handleTerminalSocket(socket: WebSocket, context: TerminalSocketC
     ended: ({ code, message }) => {
       session = undefined;
       send({ type: "notice", level: "info", message });
-      socket.close(code, message.slice(0, 120));
+      socket.close(code, closeReason(message));
     },
   };
 
@@ -135,10 +140,8 @@ export function handleTerminalSocket(socket: WebSocket, context: TerminalSocketC
     else if (message.type === "ack") session.ack(message.offset);
     else if (message.type === "leave") leaving = true;
     else if (message.type === "interrupt") {
-      // Each Stop reads the process table: a client sending a stream of them gets one answer a while.
-      const now = performance.now();
-      if (now - lastInterruptAt < INTERRUPT_INTERVAL_MS) return;
-      lastInterruptAt = now;
+      // Each Stop reads the shell's process tree: a reader sending a stream of them gets one answer a while.
+      if (!attachedReader || !sessions.allowInterrupt(attachedReader)) return;
       const stopped = session.stopForeground();
       logger.info({ stopped }, "reader stopped the foreground job");
       send({
@@ -159,6 +162,7 @@ export function handleTerminalSocket(socket: WebSocket, context: TerminalSocketC
       return;
     }
     logger = log.child({ reader: reader.id });
+    attachedReader = reader;
     try {
       releaseConnection = sessions.connect(reader);
       if (socket.readyState !== socket.OPEN) return;

@@ -93,7 +93,7 @@ export class LocalPtyShell implements ShellProcess {
     if (this.exited || this.killed) return undefined;
     const job = foregroundJob(this.pid);
     if (!job) return undefined;
-    return killProcessGroup(job.pgid, job.session) ? job.command : undefined;
+    return killProcessGroup(job) ? job.command : undefined;
   }
 
   kill(): void {
