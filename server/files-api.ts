@@ -6,6 +6,7 @@
  * shell may not touch, the editor may not either. Ownership as in the check
  * API: another reader's environment answers like one that does not exist.
  */
+import { BodyNotJsonError, BodyTooLargeError, readJsonBody } from "./request-body.ts";
 import { createHash } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Reader } from "./access.ts";
@@ -81,37 +82,15 @@ function problemError(problem: FileProblem, reason: string, path: string, writin
 
 const BODY_TOO_LARGE = () => new FileApiError("too-large", `This text is larger than the editor saves (${formatBytes(MAX_FILE_BYTES)}): write it from the terminal instead.`);
 
-/**
- * The request's JSON body, refused past MAX_BODY_BYTES: by its Content-Length
- * before any of it is read, or as it arrives. The request is left paused, not
- * destroyed, so the refusal still reaches the client (the connection then closes).
- */
-function readBody(request: IncomingMessage): Promise<unknown> {
-  const declared = Number(request.headers["content-length"] ?? 0);
-  if (declared > MAX_BODY_BYTES) return Promise.reject(BODY_TOO_LARGE());
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.byteLength;
-      if (size <= MAX_BODY_BYTES) {
-        chunks.push(chunk);
-        return;
-      }
-      request.off("data", onData);
-      request.pause();
-      reject(BODY_TOO_LARGE());
-    };
-    request.on("data", onData);
-    request.on("error", reject);
-    request.on("end", () => {
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
-      } catch (error) {
-        reject(new FileApiError("bad-request", `the body must be JSON: ${(error as Error).message}`));
-      }
-    });
-  });
+/** The request's JSON body (server/request-body.ts), its refusals in the editor's words. */
+async function readBody(request: IncomingMessage): Promise<unknown> {
+  try {
+    return await readJsonBody(request, MAX_BODY_BYTES);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) throw BODY_TOO_LARGE();
+    if (error instanceof BodyNotJsonError) throw new FileApiError("bad-request", error.message);
+    throw error;
+  }
 }
 
 /** Text the editor can show and save back unchanged: no NUL bytes, valid UTF-8 (a byte order mark is kept). */

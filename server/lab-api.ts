@@ -14,6 +14,7 @@ import type { DriverHealth, LabEnvironment } from "./drivers/driver.ts";
 import { log } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import { QueueFullError } from "./serial-queue.ts";
+import { BodyNotJsonError, BodyTooLargeError, readJsonBody } from "./request-body.ts";
 import { ActionRequest, type ApiError, type CatchUpResult, type CheckpointResult, type SeriesProgress, type SolveResult } from "./lab-api-protocol.ts";
 
 /** What the API needs of the lab runtime (server/lab-runtime.ts). */
@@ -43,17 +44,12 @@ class ApiRefusal extends Error {
 }
 
 async function readJson(request: IncomingMessage): Promise<unknown> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) {
-    size += (chunk as Buffer).byteLength;
-    if (size > MAX_BODY_BYTES) throw new ApiRefusal(413, "bad-request", `the request body is over ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}");
+    return await readJsonBody(request, MAX_BODY_BYTES, {});
   } catch (error) {
-    throw new ApiRefusal(400, "bad-request", `the body must be JSON: ${(error as Error).message}`);
+    if (error instanceof BodyTooLargeError) throw new ApiRefusal(413, "bad-request", error.message);
+    if (error instanceof BodyNotJsonError) throw new ApiRefusal(400, "bad-request", error.message);
+    throw error;
   }
 }
 
