@@ -46,7 +46,7 @@ in
       type = lib.types.listOf lib.types.package;
       default = tools.server ++ tools.labs;
       defaultText = lib.literalExpression "(import ./lab-tools.nix pkgs).server ++ (import ./lab-tools.nix pkgs).labs";
-      description = "Programs on the service's PATH: the server's (containerd, runc, util-linux, …) and the labs' (etcd, openssl, …). Readers' shells inherit this PATH.";
+      description = "Programs on the service's PATH: the server's (containerd, runc, util-linux, …) and the labs' (etcd, openssl, …). They are also added to environment.systemPackages: readers' terminals run a login shell (`bash -l`), whose /etc/profile sets PATH afresh from the system profile, so the unit's PATH alone would not reach them.";
     };
 
     settings = lib.mkOption {
@@ -143,7 +143,9 @@ in
       }
     ];
 
-    environment.systemPackages = [ invite ];
+    # labPackages too: a reader's terminal is a login shell, and NixOS's
+    # /etc/profile sets its PATH from the system profile (not the unit's PATH).
+    environment.systemPackages = [ invite ] ++ cfg.labPackages;
 
     networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall [ cfg.settings.port ];
 
