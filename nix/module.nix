@@ -138,6 +138,12 @@ in
   config = lib.mkIf cfg.enable {
     assertions = [
       {
+        # The settings file is in the Nix store, readable by every user of the
+        # machine: a token there would hand out the operator's root shells.
+        assertion = !(cfg.settings ? token);
+        message = "services.nix-way-labs: settings.token would put the operator's token (the key to a root shell) in the world-readable Nix store; use settings.tokenFile, a file outside the store.";
+      }
+      {
         assertion = isLoopback cfg.settings.host || cfg.settings.tokenFile != null || cfg.settings.readersFile != null;
         message = "services.nix-way-labs: listening on ${cfg.settings.host} (beyond loopback) needs settings.tokenFile or settings.readersFile; the server refuses to start without one.";
       }
@@ -151,10 +157,14 @@ in
 
     virtualisation.containerd.enable = lib.mkIf (cfg.settings.containerd == "system") true;
 
-    # The mount point of each environment's own CNI configs: the server makes
-    # it when missing, which it cannot under ProtectSystem=full (/etc read-only).
-    # /opt/cni/bin: where `ctr run --cni` looks (besides /usr/lib/cni); each environment binds
-    # cniPluginDir over it in its own mount namespace, and the unit cannot make it under ProtectSystem.
+    # /etc/cni/net.d: the mount point of each environment's own CNI configs.
+    # The server makes it when missing, which it cannot under
+    # ProtectSystem=full (/etc is read-only to the unit), so it is made here.
+    # /opt/cni/bin: where `ctr run --cni` looks (besides /usr/lib/cni); each
+    # environment binds cniPluginDir over it in its own mount namespace. /opt
+    # stays writable under ProtectSystem=full and the environment's holder
+    # makes the folder itself when neither exists, but it ignores a failure
+    # there (ctr then finds no plugins); made here, it is there from boot.
     systemd.tmpfiles.rules = [ "d /etc/cni/net.d 0755 root root -" "d /opt/cni/bin 0755 root root -" ];
 
     systemd.services.nix-way-labs = {
@@ -192,12 +202,16 @@ in
         # SETFCAP since Linux 5.12); SYS_PTRACE opens namespaces of processes
         # running as other uids (enter.sh); SYS_CHROOT nsenter --root;
         # NET_ADMIN links and addresses in environments' network namespaces;
-        # the rest is the default set runc gives containers (it cannot give
-        # what it does not have).
+        # SYS_RESOURCE lowers oom_score_adj (the kubelet Part 3 starts sets
+        # its own to -999) and raises hard rlimits; the rest is the default set runc gives
+        # containers (CHOWN … AUDIT_WRITE; it cannot give what it does not
+        # have). No DAC_READ_SEARCH: DAC_OVERRIDE already lets root read and
+        # search anything; it would add only open_by_handle_at, which nothing
+        # here calls.
         CapabilityBoundingSet = [
           "CAP_SYS_ADMIN" "CAP_SETUID" "CAP_SETGID" "CAP_SETFCAP" "CAP_SETPCAP" "CAP_SYS_PTRACE"
           "CAP_SYS_CHROOT" "CAP_NET_ADMIN" "CAP_NET_RAW" "CAP_NET_BIND_SERVICE" "CAP_CHOWN"
-          "CAP_DAC_OVERRIDE" "CAP_DAC_READ_SEARCH" "CAP_FOWNER" "CAP_FSETID" "CAP_KILL" "CAP_MKNOD"
+          "CAP_DAC_OVERRIDE" "CAP_FOWNER" "CAP_FSETID" "CAP_KILL" "CAP_MKNOD"
           "CAP_AUDIT_WRITE" "CAP_SYS_RESOURCE"
         ];
 
