@@ -202,17 +202,18 @@ in
         # SETFCAP since Linux 5.12); SYS_PTRACE opens namespaces of processes
         # running as other uids (enter.sh); SYS_CHROOT nsenter --root;
         # NET_ADMIN links and addresses in environments' network namespaces;
-        # SYS_RESOURCE lowers oom_score_adj (the kubelet Part 3 starts sets
-        # its own to -999) and raises hard rlimits; the rest is the default set runc gives
-        # containers (CHOWN … AUDIT_WRITE; it cannot give what it does not
-        # have). No DAC_READ_SEARCH: DAC_OVERRIDE already lets root read and
-        # search anything; it would add only open_by_handle_at, which nothing
-        # here calls.
+        # the rest is the default set runc gives containers (CHOWN …
+        # AUDIT_WRITE; it cannot give what it does not have). Not given:
+        # DAC_READ_SEARCH (DAC_OVERRIDE already lets root read and search
+        # anything; it would add only open_by_handle_at, which nothing here
+        # calls) and SYS_RESOURCE (nothing the server or the labs run under
+        # this unit lowers oom_score_adj or raises a hard rlimit; systemd sets
+        # LimitNOFILE itself, and Part 3's kubelet is a unit of its own).
         CapabilityBoundingSet = [
           "CAP_SYS_ADMIN" "CAP_SETUID" "CAP_SETGID" "CAP_SETFCAP" "CAP_SETPCAP" "CAP_SYS_PTRACE"
           "CAP_SYS_CHROOT" "CAP_NET_ADMIN" "CAP_NET_RAW" "CAP_NET_BIND_SERVICE" "CAP_CHOWN"
           "CAP_DAC_OVERRIDE" "CAP_FOWNER" "CAP_FSETID" "CAP_KILL" "CAP_MKNOD"
-          "CAP_AUDIT_WRITE" "CAP_SYS_RESOURCE"
+          "CAP_AUDIT_WRITE"
         ];
 
         # Hardening that still fits.
