@@ -49,11 +49,18 @@
       });
 
       devShells = forEachSystem (pkgs: {
-        # What `npm start` and `npm test` expect, from nixpkgs (no apt-get).
+        # Node 24, node-pty's compiler, Chromium and the lab tools, from nixpkgs.
+        # `npm start` and `npm test` run scripts/setup.sh first, which looks
+        # for Debian's paths (/usr/lib/cni, /bin/busybox) and stops where they
+        # are missing: here, run `npm run build`, `npm run serve` and
+        # `npx vitest run` instead (see the self-hosting page).
         default = pkgs.mkShell {
           packages = with pkgs; [ nodejs_24 python3 gnumake gcc chromium ]
             ++ (import ./nix/lab-tools.nix pkgs).server
-            ++ (import ./nix/lab-tools.nix pkgs).labs;
+            ++ (import ./nix/lab-tools.nix pkgs).labs
+            ++ [ (import ./nix/lab-tools.nix pkgs).busybox ];
+          # The browser tests' Chromium (tests/e2e/harness.ts; default /usr/bin/chromium).
+          NWL_CHROMIUM = lib.getExe pkgs.chromium;
         };
       });
     };

@@ -46,7 +46,7 @@ in
       type = lib.types.listOf lib.types.package;
       default = tools.server ++ tools.labs;
       defaultText = lib.literalExpression "(import ./lab-tools.nix pkgs).server ++ (import ./lab-tools.nix pkgs).labs";
-      description = "Programs on the service's PATH: the server's (containerd, runc, util-linux, …) and the labs' (etcd, openssl, …). Readers' shells inherit this PATH.";
+      description = "Programs on the service's PATH: the server's (containerd, runc, util-linux, …) and the labs' (etcd, openssl, …). They are also added to environment.systemPackages: readers' terminals run a login shell (`bash -l`), whose /etc/profile sets PATH afresh from the system profile, so the unit's PATH alone would not reach them.";
     };
 
     settings = lib.mkOption {
@@ -138,21 +138,33 @@ in
   config = lib.mkIf cfg.enable {
     assertions = [
       {
+        # The settings file is in the Nix store, readable by every user of the
+        # machine: a token there would hand out the operator's root shells.
+        assertion = !(cfg.settings ? token);
+        message = "services.nix-way-labs: settings.token would put the operator's token (the key to a root shell) in the world-readable Nix store; use settings.tokenFile, a file outside the store.";
+      }
+      {
         assertion = isLoopback cfg.settings.host || cfg.settings.tokenFile != null || cfg.settings.readersFile != null;
         message = "services.nix-way-labs: listening on ${cfg.settings.host} (beyond loopback) needs settings.tokenFile or settings.readersFile; the server refuses to start without one.";
       }
     ];
 
-    environment.systemPackages = [ invite ];
+    # labPackages too: a reader's terminal is a login shell, and NixOS's
+    # /etc/profile sets its PATH from the system profile (not the unit's PATH).
+    environment.systemPackages = [ invite ] ++ cfg.labPackages;
 
     networking.firewall.allowedTCPPorts = lib.mkIf cfg.openFirewall [ cfg.settings.port ];
 
     virtualisation.containerd.enable = lib.mkIf (cfg.settings.containerd == "system") true;
 
-    # The mount point of each environment's own CNI configs: the server makes
-    # it when missing, which it cannot under ProtectSystem=full (/etc read-only).
-    # /opt/cni/bin: where `ctr run --cni` looks (besides /usr/lib/cni); each environment binds
-    # cniPluginDir over it in its own mount namespace, and the unit cannot make it under ProtectSystem.
+    # /etc/cni/net.d: the mount point of each environment's own CNI configs.
+    # The server makes it when missing, which it cannot under
+    # ProtectSystem=full (/etc is read-only to the unit), so it is made here.
+    # /opt/cni/bin: where `ctr run --cni` looks (besides /usr/lib/cni); each
+    # environment binds cniPluginDir over it in its own mount namespace. /opt
+    # stays writable under ProtectSystem=full and the environment's holder
+    # makes the folder itself when neither exists, but it ignores a failure
+    # there (ctr then finds no plugins); made here, it is there from boot.
     systemd.tmpfiles.rules = [ "d /etc/cni/net.d 0755 root root -" "d /opt/cni/bin 0755 root root -" ];
 
     systemd.services.nix-way-labs = {
@@ -190,13 +202,18 @@ in
         # SETFCAP since Linux 5.12); SYS_PTRACE opens namespaces of processes
         # running as other uids (enter.sh); SYS_CHROOT nsenter --root;
         # NET_ADMIN links and addresses in environments' network namespaces;
-        # the rest is the default set runc gives containers (it cannot give
-        # what it does not have).
+        # the rest is the default set runc gives containers (CHOWN …
+        # AUDIT_WRITE; it cannot give what it does not have). Not given:
+        # DAC_READ_SEARCH (DAC_OVERRIDE already lets root read and search
+        # anything; it would add only open_by_handle_at, which nothing here
+        # calls) and SYS_RESOURCE (nothing the server or the labs run under
+        # this unit lowers oom_score_adj or raises a hard rlimit; systemd sets
+        # LimitNOFILE itself, and Part 3's kubelet is a unit of its own).
         CapabilityBoundingSet = [
           "CAP_SYS_ADMIN" "CAP_SETUID" "CAP_SETGID" "CAP_SETFCAP" "CAP_SETPCAP" "CAP_SYS_PTRACE"
           "CAP_SYS_CHROOT" "CAP_NET_ADMIN" "CAP_NET_RAW" "CAP_NET_BIND_SERVICE" "CAP_CHOWN"
-          "CAP_DAC_OVERRIDE" "CAP_DAC_READ_SEARCH" "CAP_FOWNER" "CAP_FSETID" "CAP_KILL" "CAP_MKNOD"
-          "CAP_AUDIT_WRITE" "CAP_SYS_RESOURCE"
+          "CAP_DAC_OVERRIDE" "CAP_FOWNER" "CAP_FSETID" "CAP_KILL" "CAP_MKNOD"
+          "CAP_AUDIT_WRITE"
         ];
 
         # Hardening that still fits.

@@ -105,3 +105,41 @@ describe("npm-lock.nix: a resolved URL for every package of the lock", () => {
     expect(result.stderr).toMatch(message);
   });
 });
+
+describe("vm-test.nix: the walker's fileset holds every local file it imports", () => {
+  const vmTest = readFileSync(path.join(root, "nix/vm-test.nix"), "utf8");
+  const roots = [...vmTest.matchAll(/root \+ "\/([^"]+)"/g)].map((match) => match[1]!);
+
+  /** Relative import/export-from specifiers of a file, resolved against it. */
+  function localImports(file: string): string[] {
+    const text = readFileSync(path.join(root, file), "utf8");
+    const specifiers = [...text.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s+["'](\.{1,2}\/[^"']+)["']/gm)].map((match) => match[1]!);
+    const bare = [...text.matchAll(/^\s*import\s+["'](\.{1,2}\/[^"']+)["']/gm)].map((match) => match[1]!);
+    return [...specifiers, ...bare].map((specifier) => path.relative(root, path.resolve(root, path.dirname(file), specifier)));
+  }
+
+  function walk(start: string): Set<string> {
+    const seen = new Set<string>();
+    const queue = [start];
+    while (queue.length > 0) {
+      const file = queue.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      queue.push(...localImports(file));
+    }
+    return seen;
+  }
+
+  it("lists the walker and finds its imports", () => {
+    expect(roots).toContain("scripts/walk-lab.ts");
+    const files = walk("scripts/walk-lab.ts");
+    expect(files).toContain("server/labs.ts");
+    expect(files).toContain("labs/schema.ts");
+  });
+
+  it("every one lies under a root of the fileset", () => {
+    for (const file of walk("scripts/walk-lab.ts")) {
+      expect(roots.some((r) => file === r || file.startsWith(`${r}/`)), `${file} is outside the walker's fileset`).toBe(true);
+    }
+  });
+});

@@ -6,10 +6,11 @@
 { lib, testers, runCommand, nixosModule, nix-way-labs }:
 let
   root = ../.;
-  # The client and what it imports, beside the package's node_modules.
+  # The client and what it imports (server/labs.ts imports labs/schema.ts),
+  # beside the package's node_modules; nix/nix-files.test.ts checks the list.
   walkerSource = lib.fileset.toSource {
     inherit root;
-    fileset = lib.fileset.unions [ (root + "/scripts/walk-lab.ts") (root + "/server") (root + "/src/client") (root + "/package.json") ];
+    fileset = lib.fileset.unions [ (root + "/scripts/walk-lab.ts") (root + "/server") (root + "/src/client") (root + "/labs/schema.ts") (root + "/package.json") ];
   };
   walker = runCommand "nix-way-labs-walk-lab" { } ''
     cp -r ${walkerSource} $out

@@ -21,6 +21,7 @@ let
   pkgs = { inherit lib; } // lib.genAttrs [
     "bashInteractive" "coreutils" "util-linux" "iproute2" "hostname-debian" "procps" "gnutar" "gzip"
     "containerd" "runc" "cni-plugins" "distribution" "etcd" "openssl" "cfssl" "git" "nix" "kubernetes"
+    "jq" "shadow" "getent"
   ] fake // {
     callPackage = _: _: fake "nix-way-labs";
     pkgsStatic.busybox = fake "busybox-static";
