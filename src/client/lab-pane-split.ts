@@ -39,11 +39,15 @@ export function installPaneSplit(pane: HTMLElement, divider: HTMLElement): void 
     divider.setAttribute("aria-valuenow", String(Math.round(width())));
     divider.setAttribute("aria-valuetext", `${Math.round((100 * width()) / innerWidth)}% of the window`);
   };
-  const set = (px: number) => {
-    const { min, max } = bounds();
-    const clamped = Math.round(Math.min(max, Math.max(min, px)));
+  /** The width while dragging: the CSS variable only (no layout read, no storage write per pointer move). */
+  const apply = (px: number, limits = bounds()) => {
+    const clamped = Math.round(Math.min(limits.max, Math.max(limits.min, px)));
     root.style.setProperty("--nwl-pane-width", `${clamped}px`);
-    browserStore.setItem(KEY, String(clamped));
+    return clamped;
+  };
+  /** The width settled (a key, the end of a drag): kept for the next visit, and told to assistive tech. */
+  const set = (px: number) => {
+    browserStore.setItem(KEY, String(apply(px)));
     describe();
   };
 
@@ -53,8 +57,11 @@ export function installPaneSplit(pane: HTMLElement, divider: HTMLElement): void 
     divider.setPointerCapture(event.pointerId);
     pane.toggleAttribute("data-resizing", true);
     const rtl = getComputedStyle(pane).direction === "rtl";
-    const move = (moved: PointerEvent) => set(rtl ? moved.clientX : innerWidth - moved.clientX);
+    const limits = bounds();
+    let last = width();
+    const move = (moved: PointerEvent) => (last = apply(rtl ? moved.clientX : innerWidth - moved.clientX, limits));
     const end = () => {
+      set(last);
       pane.removeAttribute("data-resizing");
       divider.removeEventListener("pointermove", move);
       divider.removeEventListener("pointerup", end);
