@@ -174,7 +174,7 @@ export class LabStore {
   applyState(state: EnvironmentState): void {
     if (state.lab !== this.lab) return;
     const before = this.snapshot.environment?.environment;
-    const changed = before !== undefined && before !== state.environment;
+    const changed = !!before && before !== state.environment;
     const remembered = this.remembered();
     let previous = this.snapshot.previous;
     if (state.environment && remembered && remembered.environment !== state.environment && remembered.passed.length > 0) {
