@@ -105,6 +105,20 @@ describe("the page store", () => {
     expect(seen.at(-1)).toBe("passed");
   });
 
+  it("does not tell subscribers when the server's word is the same as before", async () => {
+    const server = new FakeServer();
+    const store = storeOn(server);
+    await store.check("one");
+    let calls = 0;
+    store.subscribe(() => calls++);
+    await store.refresh();
+    await store.refresh();
+    expect(calls).toBe(1);
+    server.done.add("one");
+    await store.check("one");
+    expect(calls).toBeGreaterThan(1);
+  });
+
   it("keeps a check's checking state while its first environment starts", async () => {
     const server = new FakeServer();
     const store = storeOn(server);
