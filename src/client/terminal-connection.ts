@@ -23,6 +23,7 @@ import {
   type ClientMessage,
 } from "../../server/protocol.ts";
 import type { EnvironmentState } from "../../server/lab-api-protocol.ts";
+import { sessionKey } from "./storage.ts";
 
 export type ConnectionStatus = "connecting" | "connected" | "reconnecting" | "closed";
 
@@ -146,7 +147,7 @@ export class TerminalConnection {
     this.cols = options.cols;
     this.rows = options.rows;
     this.environment = options.environment;
-    this.storageKey = `nwl:session:${options.lab}:${options.name}`;
+    this.storageKey = sessionKey(options.lab, options.name);
     this.session = this.storage()?.getItem(this.storageKey) ?? undefined;
     if (options.resume) {
       this.session = options.resume.session;
