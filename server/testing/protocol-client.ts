@@ -50,6 +50,10 @@ export const TEST_TOKEN = "test-token-0123456789abcdef";
 
 /** Session ids kept nowhere: two clients in one process are two pages, not one reloaded. */
 const NO_STORAGE = { getItem: () => null, setItem: () => {}, removeItem: () => {} };
+/** An OSC sequence (the shell's invisible prompt marks), ended by BEL or ST. */
+const OSC = /\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g;
+/** The start of an OSC sequence (or of an ESC) that the text ends before it is finished. */
+const UNFINISHED_OSC = /\x1b(?:\][^\x07\x1b]*\x1b?)?$/;
 
 export class ProtocolClient {
   readonly connection: TerminalConnection;
@@ -70,6 +74,11 @@ export class ProtocolClient {
   readonly closed: Promise<number>;
   private readonly nodeSocket: NodeWebSocket;
   private chunks: Buffer[] = [];
+  /** The output as text without its OSC sequences, kept up per chunk (waitForText searches it, not all the output again). */
+  private stripped = "";
+  /** The output's end from where an OSC may begin that is not finished yet: held, as received, until the next chunk. */
+  private strippedTail = "";
+  private decoder = new TextDecoder();
   private readonly autoAck: boolean;
   private readonly keepOutput: boolean;
   /** Processed-callbacks of output held back while this client plays one that reads nothing (autoAck false). */
@@ -196,6 +205,8 @@ export class ProtocolClient {
 
   clearOutput(): void {
     this.chunks = [];
+    this.stripped = this.strippedTail = "";
+    this.decoder = new TextDecoder();
   }
 
   /**
@@ -204,7 +215,7 @@ export class ProtocolClient {
    * first line), or byte for byte with `raw`.
    */
   async waitForText(text: string | RegExp, timeoutMs = 10_000, options: { raw?: boolean } = {}): Promise<string> {
-    const output = () => (options.raw ? this.text : this.text.replace(/\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)/g, ""));
+    const output = () => (options.raw ? this.text : this.stripped + this.strippedTail);
     const found = () => (typeof text === "string" ? output().includes(text) : text.test(output()));
     await this.until(found, timeoutMs, `output to contain ${String(text)}; got:\n${output().slice(-2000)}`);
     return this.text;
@@ -245,11 +256,26 @@ export class ProtocolClient {
     if (start !== this.offset) throw new Error(`stream gap: expected offset ${this.offset}, got ${start}`);
     this.offset = this.connection.streamOffset;
     this.received += data.byteLength;
-    if (this.keepOutput) this.chunks.push(Buffer.from(data));
+    if (this.keepOutput) {
+      this.chunks.push(Buffer.from(data));
+      this.strip(data);
+    }
     // Processed at once (acked every FlowDefaults.ackIntervalBytes, as the page does), or held until ack().
     if (this.autoAck) processed();
     else this.unprocessed = processed;
     this.notify();
+  }
+
+  /** Adds a chunk to `stripped`: complete OSC sequences dropped, an unfinished one at the end held for the next chunk. */
+  private strip(data: Uint8Array): void {
+    // The tail is kept as it came (not stripped): stripping it again could join what surrounded a removed OSC into a new one.
+    const raw = this.strippedTail + this.decoder.decode(data, { stream: true });
+    let after = 0;
+    for (const match of raw.matchAll(OSC)) after = match.index + match[0].length;
+    const unfinished = raw.slice(after).search(UNFINISHED_OSC);
+    const cut = unfinished < 0 ? raw.length : after + unfinished;
+    this.stripped += raw.slice(0, cut).replace(OSC, "");
+    this.strippedTail = raw.slice(cut);
   }
 
   private notify(): void {

@@ -3,7 +3,7 @@
  * with its Check, "Solve this step for me" and "Catch me up to here".
  * Markup from Checkpoint.astro; nothing here talks to the server itself.
  */
-import type { CheckpointView, LabSnapshot } from "./lab-store.ts";
+import type { CheckpointView, LabSnapshot, LabStore } from "./lab-store.ts";
 import { labStore, subscribeLab } from "./page-store.ts";
 
 /** Hints are plain text with `code` in backticks, as in the lab definitions. */
@@ -28,6 +28,8 @@ const RESULT_TEXT: Record<CheckpointView["status"], string> = {
 
 export class NwlCheckpoint extends HTMLElement {
   private unsubscribe: (() => void) | undefined;
+  /** What the last render showed: the same again changes nothing on the page. */
+  private rendered: string | undefined;
 
   get checkpointId(): string {
     return this.dataset.checkpointId ?? "";
@@ -39,12 +41,13 @@ export class NwlCheckpoint extends HTMLElement {
 
   connectedCallback(): void {
     this.addEventListener("click", this.onClick);
-    this.unsubscribe = subscribeLab(this.lab, (snapshot) => this.render(snapshot));
+    this.unsubscribe = subscribeLab(this.lab, (snapshot, store) => this.render(snapshot, store));
   }
 
   disconnectedCallback(): void {
     this.removeEventListener("click", this.onClick);
     this.unsubscribe?.();
+    this.rendered = undefined;
   }
 
   /** Runs the check (once at a time) and resolves when its result is shown. */
@@ -60,11 +63,16 @@ export class NwlCheckpoint extends HTMLElement {
     else if (action === "catch-up") void store.catchUp(this.checkpointId);
   };
 
-  private render(snapshot: LabSnapshot): void {
-    const store = labStore(this.lab);
+  private render(snapshot: LabSnapshot, store: LabStore): void {
     const view = store.checkpoint(this.checkpointId);
-    this.dataset.state = view.status;
     const busy = view.status === "checking" || view.status === "solving" || snapshot.activity !== undefined;
+    // Catching up makes sense while an earlier step has not passed in this environment.
+    const index = snapshot.order.indexOf(this.checkpointId);
+    const behind = snapshot.order.slice(0, Math.max(0, index)).some((id) => !snapshot.environment?.progress[id]?.passed);
+    const key = JSON.stringify([view.status, view.output, view.hint, view.detail, busy, behind]);
+    if (key === this.rendered) return;
+    this.rendered = key;
+    this.dataset.state = view.status;
     this.withPart("result", (el) => (el.textContent = view.detail ? `${RESULT_TEXT[view.status]} (${view.detail})` : RESULT_TEXT[view.status]));
     this.button("check", (button) => {
       button.disabled = busy;
@@ -74,9 +82,6 @@ export class NwlCheckpoint extends HTMLElement {
       button.disabled = busy;
       button.hidden = view.status === "passed" || view.status === "unavailable";
     });
-    // Catching up makes sense while an earlier step has not passed in this environment.
-    const index = snapshot.order.indexOf(this.checkpointId);
-    const behind = snapshot.order.slice(0, Math.max(0, index)).some((id) => !snapshot.environment?.progress[id]?.passed);
     this.button("catch-up", (button) => {
       button.disabled = busy;
       button.hidden = !behind;

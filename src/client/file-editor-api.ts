@@ -7,9 +7,9 @@
  * time: no lab server answering is known within seconds, and a refusal
  * (too big, binary, no such file, no access) is the server's own words.
  */
-import { ACCESS_REFUSED, NEEDS_ACCESS, authHeaders, rejectToken, tokenFor } from "./access.ts";
+import { LabApiError, labServerRequest } from "./lab-api-client.ts";
 import { labStore } from "./page-store.ts";
-import { apiUrl, serverUrl } from "./settings.ts";
+import { serverUrl } from "./settings.ts";
 import { FileContent, FileError, FileSaved, MAX_FILE_BYTES, filesRoute, formatBytes } from "../../server/files-protocol.ts";
 
 export class FileEditorError extends Error {
@@ -23,7 +23,6 @@ export class FileEditorError extends Error {
 
 /** Reading or saving runs one short program in the environment (the server gives it 10 s). */
 const REQUEST_TIMEOUT_MS = 20_000;
-
 
 /**
  * The reader's lab environment for the lab (the page store's: one per reader
@@ -40,30 +39,19 @@ export async function currentEnvironment(lab: string): Promise<string> {
   throw new FileEditorError("no-environment", "The lab server made no lab environment for this page: see what its terminal says, then reload the file.");
 }
 
-async function request(lab: string, path: string, init: RequestInit): Promise<unknown> {
+async function request(lab: string, path: string, init: { method: string; body?: string }): Promise<unknown> {
   const environment = await currentEnvironment(lab);
   const server = serverUrl();
-  const token = tokenFor(server);
-  let response: Response;
+  let answer: { response: Response; body: unknown };
   try {
-    response = await fetch(apiUrl(filesRoute(lab, { environment, path }), server), {
-      ...init,
-      headers: { ...(init.body !== undefined ? { "content-type": "application/json" } : {}), ...authHeaders(server) },
-      cache: "no-store",
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
+    answer = await labServerRequest(server, filesRoute(lab, { environment, path }), init, REQUEST_TIMEOUT_MS);
   } catch (error) {
-    if ((error as Error).name === "TimeoutError") {
-      throw new FileEditorError("timeout", `The lab server did not answer within ${REQUEST_TIMEOUT_MS / 1000} s. Try again in a moment; if it keeps happening, restart the lab server.`);
-    }
-    throw new FileEditorError("unreachable", `The lab server at ${server} did not answer. Is it still running? Start it again and open the link it prints.`);
+    // No server answering, a timeout, a refused token: the lab API's words, as the editor's error.
+    if (error instanceof LabApiError) throw new FileEditorError(error.code, error.message);
+    throw error;
   }
-  const body: unknown = await response.json().catch(() => undefined);
+  const { response, body } = answer;
   if (response.ok) return body;
-  if (response.status === 401) {
-    rejectToken(server, token);
-    throw new FileEditorError("unauthorized", token ? ACCESS_REFUSED : NEEDS_ACCESS);
-  }
   const error = FileError.safeParse(body);
   // The page showed an environment that has ended: the store asks the server for the reader's current one.
   if (error.success && error.data.error === "unknown-environment") void labStore(lab).refresh();

@@ -17,9 +17,6 @@ import type { FileEditorView } from "./file-editor-view.ts";
 
 type State = "loading" | "ready" | "saving" | "failed";
 
-/** Fired (bubbling) on the element after a save: detail { lab, path, size, created }. */
-export const FILE_SAVED = "nwl:file-saved";
-
 /** How long a second press of Reload has to discard unsaved changes. */
 const CONFIRM_MS = 5000;
 
@@ -104,7 +101,6 @@ export class NwlFileEditor extends HTMLElement {
       this.base = saved.version;
       this.showError(undefined);
       this.setState("ready", `${saved.created ? "Created" : "Saved"} at ${new Date().toLocaleTimeString()}`);
-      this.dispatchEvent(new CustomEvent(FILE_SAVED, { bubbles: true, detail: { lab: this.lab, path: this.path, size: saved.size, created: saved.created } }));
     } catch (error) {
       this.setState("ready", "Not saved");
       this.showError(error as Error);

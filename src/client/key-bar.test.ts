@@ -20,4 +20,8 @@ describe("controlCharacter", () => {
   it("has nothing for keys without a control code", () => {
     for (const key of ["1", "=", "Enter", "ArrowUp", "é", ""]) expect(controlCharacter(key)).toBeUndefined();
   });
+
+  it("maps only ASCII letters: ß (uppercased SS) is not ^S, nor ı or ſ letters", () => {
+    for (const key of ["ß", "ı", "ſ", "ﬀ"]) expect(controlCharacter(key)).toBeUndefined();
+  });
 });

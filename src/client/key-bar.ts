@@ -32,7 +32,9 @@ export function controlCharacter(key: string): string | undefined {
   if (key.length !== 1) return undefined;
   if (key === "?") return "\x7f";
   if (key === " ") return "\x00";
-  const code = key.toUpperCase().charCodeAt(0);
+  // Only ASCII letters are uppercased: "ß".toUpperCase() is "SS", which must not become ^S.
+  const typed = key.charCodeAt(0);
+  const code = typed >= 97 && typed <= 122 ? typed - 32 : typed;
   return code >= 64 && code <= 95 ? String.fromCharCode(code - 64) : undefined;
 }
 

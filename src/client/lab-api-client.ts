@@ -74,45 +74,67 @@ export class LabApiClient {
   }
 
   /** Whether a lab server answers, and takes this browser's token: throws LabApiError with what to do when not. */
-  async reachable(): Promise<void> {
-    const probe = await probeServer(this.server, true, PROBE_TIMEOUT_MS);
-    if (!probe.ok) throw new LabApiError("unreachable", unreachableAdvice(this.server, probe.reason));
-    if (probe.authorized === false) {
-      rejectToken(this.server, tokenFor(this.server));
-      throw new LabApiError("unauthorized", ACCESS_REFUSED);
-    }
-    if (!tokenFor(this.server)) throw new LabApiError("unauthorized", NEEDS_ACCESS);
+  reachable(): Promise<void> {
+    return assertReachable(this.server);
   }
 
   private async request<T>(method: "GET" | "POST", path: string, body: unknown, timeoutMs: number): Promise<T> {
-    const token = tokenFor(this.server);
-    let response: Response;
-    try {
-      response = await fetch(apiUrl(path, this.server), {
-        method,
-        headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...authHeaders(this.server) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-        cache: "no-store",
-      });
-    } catch (error) {
-      if ((error as Error).name === "TimeoutError") {
-        throw new LabApiError("timeout", `The lab server has not answered after ${Math.round(timeoutMs / 1000)} s. Try again in a moment; if it keeps happening, restart the lab server.`);
-      }
-      // A refused connection fails at once; say so in the probe's words (which also catch a missing token).
-      await this.reachable();
-      throw new LabApiError("unreachable", `The lab server at ${this.server} did not answer. Is it still running? Start it again and open the link it prints.`);
-    }
-    const answer = (await response.json().catch(() => ({}))) as T & { error?: string; message?: string };
+    const { response, body: parsed } = await labServerRequest(this.server, path, { method, body: body === undefined ? undefined : JSON.stringify(body) }, timeoutMs);
+    const answer = (parsed ?? {}) as T & { error?: string; message?: string };
     if (response.ok) return answer;
-    if (response.status === 401) {
-      rejectToken(this.server, token);
-      throw new LabApiError("unauthorized", token ? ACCESS_REFUSED : NEEDS_ACCESS);
-    }
     // Not the lab API's answer (a static host's 404, a proxy's 502): say whether a lab server is there at all.
     if (typeof answer.error !== "string") await this.reachable();
     if (answer.error === "unknown-lab") throw new LabApiError("unknown-lab", unknownLabAdvice(this.lab));
     // 404 unknown-environment, 503 service-degraded, 429 check-queue-full or limit-reached: the server's own words.
     throw new LabApiError(answer.error ?? `http-${response.status}`, answer.message ?? `The lab server answered ${response.status} ${response.statusText}`.trim() + ".");
   }
+}
+
+/** Whether a lab server answers at `server`, and takes this browser's token: throws LabApiError with what to do when not. */
+export async function assertReachable(server: string): Promise<void> {
+  const probe = await probeServer(server, true, PROBE_TIMEOUT_MS);
+  if (!probe.ok) throw new LabApiError("unreachable", unreachableAdvice(server, probe.reason));
+  if (probe.authorized === false) {
+    rejectToken(server, tokenFor(server));
+    throw new LabApiError("unauthorized", ACCESS_REFUSED);
+  }
+  if (!tokenFor(server)) throw new LabApiError("unauthorized", NEEDS_ACCESS);
+}
+
+/**
+ * One request to the lab server at `server` (the lab API, the file editor's):
+ * with this browser's token, in bounded time. Resolves with the response and
+ * its JSON body (undefined when it has none) unless no server answered, it
+ * timed out or the token was refused: then LabApiError in words for the reader.
+ */
+export async function labServerRequest(
+  server: string,
+  path: string,
+  init: { method: string; body?: string },
+  timeoutMs: number,
+): Promise<{ response: Response; body: unknown }> {
+  const token = tokenFor(server);
+  let response: Response;
+  try {
+    response = await fetch(apiUrl(path, server), {
+      method: init.method,
+      headers: { ...(init.body === undefined ? {} : { "content-type": "application/json" }), ...authHeaders(server) },
+      body: init.body,
+      signal: AbortSignal.timeout(timeoutMs),
+      cache: "no-store",
+    });
+  } catch (error) {
+    if ((error as Error).name === "TimeoutError") {
+      throw new LabApiError("timeout", `The lab server has not answered after ${Math.round(timeoutMs / 1000)} s. Try again in a moment; if it keeps happening, restart the lab server.`);
+    }
+    // A refused connection fails at once; say so in the probe's words (which also catch a missing token).
+    await assertReachable(server);
+    throw new LabApiError("unreachable", `The lab server at ${server} did not answer. Is it still running? Start it again and open the link it prints.`);
+  }
+  const body: unknown = await response.json().catch(() => undefined);
+  if (response.status === 401) {
+    rejectToken(server, token);
+    throw new LabApiError("unauthorized", token ? ACCESS_REFUSED : NEEDS_ACCESS);
+  }
+  return { response, body };
 }

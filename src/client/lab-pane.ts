@@ -182,7 +182,7 @@ export class LabPane {
       parts.panel.remove();
       this.parts.delete(id);
     }
-    for (const tab of paneTabs()) {
+    for (const [index, tab] of paneTabs().entries()) {
       const added = !this.parts.has(tab.id);
       const parts = this.parts.get(tab.id) ?? this.createParts(tab);
       const selected = tab.id === active;
@@ -192,8 +192,9 @@ export class LabPane {
       parts.button.tabIndex = selected ? 0 : -1;
       parts.panel.toggleAttribute("data-active", selected);
       parts.panel.inert = !selected;
-      // Kept in order: tabs as pane-tabs lists them.
-      this.tablist.append(parts.tab);
+      // Kept in order: tabs as pane-tabs lists them. Moved only when out of place: moving the focused tab would drop the focus.
+      const at = this.tablist.children[index];
+      if (at !== parts.tab) this.tablist.insertBefore(parts.tab, at ?? null);
       if (tab.element.parentElement !== parts.panel) parts.panel.append(tab.element);
     }
     this.root.dataset.tabs = String(this.parts.size);

@@ -18,6 +18,8 @@ class FakeServer implements LabBackend {
   done = new Set<string>();
   progress: EnvironmentState["progress"] = {};
   calls: string[] = [];
+  /** When set, a check waits for it before answering (a check still running). */
+  checkGate: Promise<void> | undefined;
   private serial = 0;
 
   restart(): void {
@@ -46,6 +48,7 @@ class FakeServer implements LabBackend {
   }
   async check(checkpoint: string, environment?: string): Promise<CheckpointResult> {
     this.calls.push(`check ${checkpoint}`);
+    if (this.checkGate) await this.checkGate;
     if (environment !== this.environment) throw Object.assign(new Error("this page's lab environment has ended"), { code: "unknown-environment" });
     const passed = this.done.has(checkpoint);
     this.progress[checkpoint] = { passed, at: Date.now() };
@@ -98,7 +101,37 @@ describe("the page store", () => {
     store.subscribe(() => seen.push(store.checkpoint("two").status));
     await store.solve("two");
     expect(seen).toContain("solving");
+    expect(seen.find((status) => status !== "unchecked")).toBe("solving");
     expect(seen.at(-1)).toBe("passed");
+  });
+
+  it("does not tell subscribers when the server's word is the same as before", async () => {
+    const server = new FakeServer();
+    const store = storeOn(server);
+    await store.check("one");
+    let calls = 0;
+    store.subscribe(() => calls++);
+    await store.refresh();
+    await store.refresh();
+    expect(calls).toBe(1);
+    server.done.add("one");
+    await store.check("one");
+    expect(calls).toBeGreaterThan(1);
+  });
+
+  it("keeps a check's checking state while its first environment starts", async () => {
+    const server = new FakeServer();
+    const store = storeOn(server);
+    await store.refresh();
+    expect(store.state.environment?.environment).toBeNull();
+    let release!: () => void;
+    server.checkGate = new Promise<void>((resolve) => (release = resolve));
+    const checking = store.check("one");
+    await expect.poll(() => server.calls.includes("check one")).toBe(true);
+    expect(store.state.environment?.environment).toBe("env-1");
+    expect(store.checkpoint("one").status).toBe("checking");
+    release();
+    expect((await checking).status).toBe("failed");
   });
 
   it("catches up: earlier checkpoints pass, the target is left to the reader", async () => {

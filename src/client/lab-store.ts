@@ -174,7 +174,7 @@ export class LabStore {
   applyState(state: EnvironmentState): void {
     if (state.lab !== this.lab) return;
     const before = this.snapshot.environment?.environment;
-    const changed = before !== undefined && before !== state.environment;
+    const changed = !!before && before !== state.environment;
     const remembered = this.remembered();
     let previous = this.snapshot.previous;
     if (state.environment && remembered && remembered.environment !== state.environment && remembered.passed.length > 0) {
@@ -185,8 +185,10 @@ export class LabStore {
     if (previous && state.environment && this.furthestPassed(state) >= this.furthestIndex(previous.passed)) previous = undefined;
     const passed = this.snapshot.order.filter((id) => state.progress[id]?.passed);
     if (state.environment) this.remember({ environment: state.environment, passed, previous });
+    // The same word as before (a refresh with nothing new) keeps the same object: listeners are not told.
+    const environment = sameEnvironment(this.snapshot.environment, state) ? this.snapshot.environment : state;
     this.update({
-      environment: state,
+      environment,
       environmentStatus: state.environment ? "ready" : "none",
       environmentError: undefined,
       previous,
@@ -354,7 +356,27 @@ export class LabStore {
   }
 
   private update(change: Partial<LabSnapshot>): void {
+    // Nothing new: listeners (each re-rendering) are not called.
+    if ((Object.keys(change) as (keyof LabSnapshot)[]).every((key) => sameValue(this.snapshot[key], change[key]))) return;
     this.snapshot = { ...this.snapshot, ...change };
     for (const listener of this.listeners) listener(this.snapshot);
   }
+}
+
+/** The same environment as far as the page shows it: its id, what passed when, its terminals and expiry. */
+function sameEnvironment(before: EnvironmentState | undefined, after: EnvironmentState): boolean {
+  if (!before || before.environment !== after.environment || before.terminals !== after.terminals || before.expiresAt !== after.expiresAt) return false;
+  if (before.createdAt !== after.createdAt || before.keptForMs !== after.keptForMs) return false;
+  const ids = Object.keys(after.progress);
+  if (Object.keys(before.progress).length !== ids.length) return false;
+  return ids.every((id) => before.progress[id]?.passed === after.progress[id]!.passed && before.progress[id]?.at === after.progress[id]!.at);
+}
+
+/** Identical, or plain records whose entries are identical (the checkpoints shown, the steps unavailable). */
+function sameValue(before: unknown, after: unknown): boolean {
+  if (before === after) return true;
+  if (typeof before !== "object" || typeof after !== "object" || !before || !after || Array.isArray(before) || Array.isArray(after)) return false;
+  const keys = Object.keys(after);
+  if (Object.keys(before).length !== keys.length) return false;
+  return keys.every((key) => (before as Record<string, unknown>)[key] === (after as Record<string, unknown>)[key]);
 }

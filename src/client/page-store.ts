@@ -35,12 +35,13 @@ export function labStore(lab: string): LabStore {
   return store;
 }
 
-/** Subscribes to a lab's store, and to its successor when the server changes; returns an unsubscribe. */
-export function subscribeLab(lab: string, listener: Parameters<LabStore["subscribe"]>[0]): () => void {
-  let unsubscribe = labStore(lab).subscribe(listener);
+/** Subscribes to a lab's store, and to its successor when the server changes; returns an unsubscribe. The listener gets the store it heard from. */
+export function subscribeLab(lab: string, listener: (snapshot: LabStore["state"], store: LabStore) => void): () => void {
+  const follow = (store: LabStore) => store.subscribe((snapshot) => listener(snapshot, store));
+  let unsubscribe = follow(labStore(lab));
   const replaced = () => {
     unsubscribe();
-    unsubscribe = labStore(lab).subscribe(listener);
+    unsubscribe = follow(labStore(lab));
   };
   window.addEventListener(SERVER_CHANGED, replaced);
   return () => {

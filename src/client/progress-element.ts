@@ -5,7 +5,7 @@
  * and, when it is newer than the progress this browser saw, an offer to
  * catch up to where the reader was.
  */
-import type { LabSnapshot } from "./lab-store.ts";
+import type { LabSnapshot, LabStore } from "./lab-store.ts";
 import { labStore, subscribeLab } from "./page-store.ts";
 
 const time = (at: number) => new Date(at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
@@ -25,7 +25,7 @@ export class NwlLabProgress extends HTMLElement {
 
   connectedCallback(): void {
     this.addEventListener("click", this.onClick);
-    this.unsubscribe = subscribeLab(this.lab, (snapshot) => this.render(snapshot));
+    this.unsubscribe = subscribeLab(this.lab, (snapshot, store) => this.render(snapshot, store));
   }
 
   disconnectedCallback(): void {
@@ -42,8 +42,7 @@ export class NwlLabProgress extends HTMLElement {
     else if (action === "dismiss-previous") store.dismissPrevious();
   };
 
-  private render(snapshot: LabSnapshot): void {
-    const store = labStore(this.lab);
+  private render(snapshot: LabSnapshot, store: LabStore): void {
     const total = snapshot.order.length;
     const passed = store.passedCount();
     const percent = total ? Math.round((passed / total) * 100) : 0;

@@ -34,10 +34,6 @@ export function findTerminal(name?: string): LabTerminal | undefined {
   return terminals.get(DEFAULT_NAME) ?? terminals.values().next().value;
 }
 
-export function allTerminals(): LabTerminal[] {
-  return [...terminals.values()];
-}
-
 /** Why a terminal has no lab environment to offer (a Check says this to the reader). */
 export class TerminalUnavailable extends Error {
   readonly code: string;

@@ -4,7 +4,7 @@
  * default with PUBLIC_NWL_SERVER_URL, and a reader can point a static copy
  * of the site at their own server (saved in localStorage).
  */
-import { browserStore, keysWithPrefix, tabStore } from "./storage.ts";
+import { SESSION_KEY_PREFIX, browserStore, keysWithPrefix, tabStore } from "./storage.ts";
 
 const KEY = "nwl:server-url";
 export const SERVER_CHANGED = "nwl:server-changed";
@@ -51,10 +51,8 @@ export function setServerUrl(input: string | undefined): string {
   }
   const next = serverUrl();
   if (next !== previous) {
-    // Session and environment ids belong to the old server (its token stays, kept per server).
-    for (const prefix of ["nwl:session:", "nwl:environment:"]) {
-      for (const key of keysWithPrefix(() => sessionStorage, prefix)) tabStore.removeItem(key);
-    }
+    // Terminal sessions belong to the old server (its token stays, kept per server).
+    for (const key of keysWithPrefix(() => sessionStorage, SESSION_KEY_PREFIX)) tabStore.removeItem(key);
     window.dispatchEvent(new CustomEvent(SERVER_CHANGED, { detail: next }));
   }
   return next;

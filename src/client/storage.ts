@@ -42,6 +42,10 @@ export const tabStore = safe(() => sessionStorage);
 /** Per browser, survives restarts: settings and progress. */
 export const browserStore = safe(() => localStorage);
 
+/** Where a tab keeps a terminal's session id (tabStore), to resume its shell after a reload. */
+export const SESSION_KEY_PREFIX = "nwl:session:";
+export const sessionKey = (lab: string, name: string): string => `${SESSION_KEY_PREFIX}${lab}:${name}`;
+
 /** Keys of a Storage matching a prefix (for clean-ups). */
 export function keysWithPrefix(storage: () => Storage, prefix: string): string[] {
   try {

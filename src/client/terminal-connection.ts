@@ -23,6 +23,7 @@ import {
   type ClientMessage,
 } from "../../server/protocol.ts";
 import type { EnvironmentState } from "../../server/lab-api-protocol.ts";
+import { sessionKey } from "./storage.ts";
 
 export type ConnectionStatus = "connecting" | "connected" | "reconnecting" | "closed";
 
@@ -80,8 +81,8 @@ export interface TerminalConnectionOptions {
   storage?: Pick<Storage, "getItem" | "setItem" | "removeItem">;
   /** Opens the socket; the browser's WebSocket by default (Node: NodeWebSocket). */
   createSocket?: (url: string, protocol: string) => WebSocketLike;
-  /** Calls `leave` when the page goes away; the window's `pagehide` by default. */
-  onPageHide?: (leave: () => void) => void;
+  /** Calls `leave` when the page goes away; the window's `pagehide` by default. May return an unsubscribe, called on close(). */
+  onPageHide?: (leave: () => void) => (() => void) | void;
   /**
    * false: the first close is final, and a refusal shows instead of being retried
    * (a test's or a CLI's one connection). The page reconnects (the default).
@@ -138,13 +139,15 @@ export class TerminalConnection {
   private welcomed = false;
   /** The error the server sent on the current socket, if any (it explains the close that follows). */
   private lastError: string | undefined;
+  /** Stops listening for the page going away (set by the constructor). */
+  private stopPageHide: (() => void) | undefined;
 
   constructor(options: TerminalConnectionOptions) {
     this.options = options;
     this.cols = options.cols;
     this.rows = options.rows;
     this.environment = options.environment;
-    this.storageKey = `nwl:session:${options.lab}:${options.name}`;
+    this.storageKey = sessionKey(options.lab, options.name);
     this.session = this.storage()?.getItem(this.storageKey) ?? undefined;
     if (options.resume) {
       this.session = options.resume.session;
@@ -153,8 +156,14 @@ export class TerminalConnection {
     // A page that is closed or reloaded says so, and the server keeps its shell
     // only briefly (a reload comes back within it); a dropped network says
     // nothing, and the shell waits the full grace period.
-    const onPageHide = options.onPageHide ?? ((leave) => globalThis.addEventListener?.("pagehide", leave));
-    onPageHide(() => this.leave());
+    const onPageHide =
+      options.onPageHide ??
+      ((leave: () => void) => {
+        globalThis.addEventListener?.("pagehide", leave);
+        return () => globalThis.removeEventListener?.("pagehide", leave);
+      });
+    // Removed on close(): a listener left on the window would keep this connection (and its view) in memory.
+    this.stopPageHide = onPageHide(() => this.leave()) ?? undefined;
   }
 
   /** Stream offset just past the last output byte received. */
@@ -209,6 +218,8 @@ export class TerminalConnection {
   /** Ends the session for good: the server kills the shell. */
   close(): void {
     this.finished = true;
+    this.stopPageHide?.();
+    this.stopPageHide = undefined;
     clearTimeout(this.retryTimer);
     this.storage()?.removeItem(this.storageKey);
     this.socket?.close(CloseCode.normal, "closed by reader");

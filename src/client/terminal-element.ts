@@ -13,7 +13,7 @@ import { unknownLabAdvice } from "./lab-api-client.ts";
 import { registerTerminal, TerminalBusyError, TerminalUnavailable, type LabTerminal } from "./registry.ts";
 import { probeServer, unreachableAdvice } from "./server-probe.ts";
 import { SERVER_CHANGED, serverUrl } from "./settings.ts";
-import { tabStore } from "./storage.ts";
+import { sessionKey, tabStore } from "./storage.ts";
 import { TERMINAL_REVEAL } from "./pane-tabs.ts";
 import { labPane } from "./lab-pane.ts";
 import "./terminal-busy.css";
@@ -86,7 +86,7 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
       return;
     }
     // A reload of a tab that had this terminal running: resume it straight away.
-    if (tabStore.getItem(`nwl:session:${this.lab}:${this.name}`)) void this.start();
+    if (tabStore.getItem(sessionKey(this.lab, this.name))) void this.start();
     else void this.checkServer();
   }
 
@@ -258,11 +258,6 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
   /** The xterm.js terminal once started, for tools that watch it (the bench's reader view); not for writing to. */
   get xterm(): Terminal | undefined {
     return this.view?.term;
-  }
-
-  /** Which xterm renderer draws this terminal ("webgl" or "dom"), once started. */
-  get renderer(): string | undefined {
-    return this.view?.renderer;
   }
 
   /** The terminal's size in cells, as the fit addon made it (0 × 0 before a start). */
