@@ -51,14 +51,17 @@ describe("Part 1 in the browser", () => {
     const page = await context.newPage();
     await page.goto(readerUrl(lab.server));
     const checkpoint = page.locator('[data-testid=checkpoint][data-checkpoint-id="nix-layout"]');
-    // The reader's environment for the lab is the one the test above completed (one per reader and lab,
-    // in every tab): it shows as passed, until the reader resets the environment.
     const progress = page.locator("[data-testid=lab-progress]");
-    await expect.poll(() => progress.getAttribute("data-passed")).not.toBe("0");
-    expect(await checkpoint.getAttribute("data-state")).toBe("passed");
-    page.once("dialog", (dialog) => void dialog.accept());
-    await page.locator("[data-testid=lab-progress-reset]").click();
-    // Disposing an environment (its processes, containers and files) takes a moment.
+    await expect.poll(() => progress.getAttribute("data-environment-status"), { timeout: 30_000 }).toMatch(/^(ready|none)$/);
+    if ((await progress.getAttribute("data-environment-status")) === "ready") {
+      // The reader's environment for the lab is the one the test above completed (one per reader and lab,
+      // in every tab): it shows as passed, until the reader resets the environment.
+      await expect.poll(() => progress.getAttribute("data-passed")).not.toBe("0");
+      expect(await checkpoint.getAttribute("data-state")).toBe("passed");
+      page.once("dialog", (dialog) => void dialog.accept());
+      await page.locator("[data-testid=lab-progress-reset]").click();
+    }
+    // Disposing an environment (its processes, containers and files) takes a moment. (Run alone, there was none.)
     await expect.poll(() => progress.getAttribute("data-passed"), { timeout: 30_000 }).toBe("0");
     await expect.poll(() => checkpoint.getAttribute("data-state")).toBe("unchecked");
 

@@ -94,6 +94,8 @@ describe("Part 2 in the browser, after Part 1", () => {
     // Then Part 2, in the same browser: its own environment, new, at Part 1's end state.
     await page.goto(readerUrl(lab.server, PART_2));
     const progress = page.locator("[data-testid=lab-progress]");
+    // The server renders data-passed="0" whatever the environment: read it once the page has asked the lab server.
+    await expect.poll(() => progress.getAttribute("data-environment-status"), { timeout: 30_000 }).toMatch(/^(ready|none)$/);
     expect(await progress.getAttribute("data-passed")).toBe("0");
     const first = page.locator('[data-testid=checkpoint][data-checkpoint-id="part-1-etcd-stopped"]');
     await first.locator("[data-testid=checkpoint-check]").click();

@@ -71,7 +71,7 @@ describe("a reader who strays", () => {
     await page.locator("[data-testid=lab-progress-reset]").waitFor();
     await catchUpTo(page, "image-pulled");
     const terminal = mainTerminal(page);
-    await terminal.locator("[data-testid=terminal-start]").click().catch(() => {});
+    await terminal.locator("[data-testid=terminal-start]").click();
     await expect.poll(() => terminal.getAttribute("data-state"), { timeout: 60_000 }).toBe("connected");
     await expect.poll(() => screen(terminal), { timeout: 30_000 }).toMatch(/[#$]$/);
     await terminal.locator(".xterm-helper-textarea").focus();
@@ -88,7 +88,7 @@ describe("a reader who strays", () => {
     await resetEnvironment(page);
     await catchUpTo(page, "task-running");
     const terminal = mainTerminal(page);
-    await terminal.locator("[data-testid=terminal-start]").click().catch(() => {});
+    await terminal.locator("[data-testid=terminal-start]").click();
     await expect.poll(() => terminal.getAttribute("data-state"), { timeout: 60_000 }).toBe("connected");
     await expect.poll(() => screen(terminal), { timeout: 30_000 }).toMatch(/[#$]$/);
     await terminal.locator(".xterm-helper-textarea").focus();
@@ -141,8 +141,15 @@ describe("a reader who strays", () => {
     }
     expect(await mainTerminal(second).getAttribute("data-environment")).toBe(await mainTerminal(first).getAttribute("data-environment"));
     // A check in the second tab never flips the first tab's progress back.
+    // The first tab is told of the second tab's check and asks the server for the environment again: wait for that answer.
+    const firstHeard = first.waitForResponse(
+      (response) => response.request().method() === "GET" && /\/api\/labs\/[^/]+\/environment$/.test(new URL(response.url()).pathname) && response.ok(),
+      { timeout: 60_000 },
+    );
     await checkpoint(second, "nix-layout").locator("[data-testid=checkpoint-check]").click();
     expect(await stateOf(checkpoint(second, "nix-layout"), 60_000)).toBe("passed");
+    await firstHeard;
+    await first.waitForTimeout(200); // the store applies the answer and the progress element renders it
     expect(await first.locator("[data-testid=lab-progress]").getAttribute("data-passed")).toBe("1");
     await context.close();
   });

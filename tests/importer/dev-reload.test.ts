@@ -94,5 +94,10 @@ test("a checkpoint id the page still names, renamed in lab.yaml, is reported by 
   );
   expect(output.slice(before)).toMatch(/src\/content\/docs\/labs\/part-1\.mdx:\d+: lab "k8s-nix-way-part-1" has no checkpoint "certificates"/);
   writeFileSync(labFile, readFileSync(labFile, "utf8").replace("  - id: certificates-renamed\n", "  - id: certificates\n"));
-  await until("the page again", async () => ((await page())?.includes(NEW_TITLE) ? true : undefined), 20_000);
+  const again = await until("the page again", async () => {
+    const html = await page();
+    return html?.includes(NEW_TITLE) && html.includes('data-checkpoint-id="certificates"') ? html : undefined;
+  }, 20_000);
+  expect(again).toContain(NEW_TITLE);
+  expect(again).toContain('data-checkpoint-id="certificates"');
 });

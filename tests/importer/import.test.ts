@@ -254,8 +254,15 @@ describe("the command line", () => {
   });
 
   test("a series id that is not kebab-case is refused", () => {
-    const run = cli(HUGO, "--series", "Not A Series!", "--out", out);
-    expect(run.status).toBe(1);
+    const fresh = mkdtempSync(path.join(tmpdir(), "nwl-import-series-"));
+    try {
+      const run = cli(HUGO, "--series", "Not A Series!", "--out", fresh);
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain("--series must be kebab-case");
+      expect(existsSync(path.join(fresh, "labs"))).toBe(false);
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
   });
 });
 

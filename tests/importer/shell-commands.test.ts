@@ -38,6 +38,14 @@ describe("changesState", () => {
     "cd ~",
     "X=1",
     "sudo systemctl status kubelet",
+    "ctr -n k8s.io images ls",
+    "kubectl --namespace kube-system get pods",
+    "kubectl config view",
+    "cat x|grep y",
+    "etcdctl get /k 2>&1",
+    "hostnamectl",
+    "yq .a file.yaml",
+    "mount",
   ])("only reads: %s", (command) => expect(changesState(command)).toBe(false));
 
   test.each([
@@ -57,6 +65,27 @@ describe("changesState", () => {
     "curl -o file https://example.com",
     "ip link set lo up",
     "some-unknown-tool --flag",
+    "cat x|tee y",
+    "echo hi>file",
+    "echo hi>>file",
+    "ls;rm x",
+    "ctr -n k8s.io images rm busybox",
+    "kubectl --namespace kube-system delete pod x",
+    "kubectl config set-context --current --namespace x",
+    "kubectl config set-credentials u",
+    "kubectl config use-context c",
+    "hostnamectl set-hostname node",
+    "yq -i '.a = 1' file.yaml",
+    "mount -t tmpfs tmpfs /mnt",
+    "mount -a",
+    "curl -X POST http://localhost/x",
+    "curl -XPOST http://localhost/x",
+    "curl -d a=1 http://localhost/x",
+    "curl --data-binary @f http://localhost/x",
+    "nix eval --write-to out .#x",
+    "echo $(rm x)",
+    "echo `rm x`",
+    "ls \"$(mktemp -d)\"",
   ])("changes state: %s", (command) => expect(changesState(command)).toBe(true));
 
   test("a block changes state when any of its commands does", () => {

@@ -7,20 +7,17 @@
  * validate the labs and re-check the pages' references (reported, not fatal,
  * as lab-references.ts does at start) and tell the browser to reload.
  */
-import { readFileSync, readdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { AstroIntegration } from "astro";
 import { labsChanged } from "../lab-catalog.ts";
-import { LabDefinitionError, loadLabs, loadSeries, unresolvedReferences } from "../../../server/labs.ts";
-import { pageReferences } from "./lab-references.ts";
+import { LabDefinitionError, loadLabs, loadSeries } from "../../../server/labs.ts";
+import { check } from "./lab-references.ts";
 
-function pages(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const file = path.join(dir, name);
-    return statSync(file).isDirectory() ? pages(file) : /\.mdx?$/.test(name) ? [file] : [];
-  });
-}
+/** The files a lab's definition is made of: its lab.yaml, a series.yaml, its check and solve scripts. */
+const LAB_FILE = /(^|\/)(lab\.yaml|series\.yaml)$|\.sh$/;
+/** An editor's save is often several events (write, rename, chmod): one reload for them all. */
+const DEBOUNCE_MS = 100;
 
 export function labDevReload(): AstroIntegration {
   let labsDir = "";
@@ -36,23 +33,31 @@ export function labDevReload(): AstroIntegration {
       },
       "astro:server:setup": ({ server, logger }) => {
         server.watcher.add(labsDir);
-        const changed = (file: string) => {
-          const relative = path.relative(labsDir, file);
-          if (relative.startsWith("..") || path.isAbsolute(relative)) return;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const touched = new Set<string>();
+        const reload = () => {
+          timer = undefined;
+          const relative = [...touched].sort().join(", labs/");
+          touched.clear();
           labsChanged();
           try {
             const labs = loadLabs(labsDir);
             loadSeries(labsDir);
             // A checkpoint renamed or removed in lab.yaml may leave a page naming it.
-            const references = pages(docsDir).flatMap((file) => pageReferences(path.relative(root, file), readFileSync(file, "utf8")));
-            const problems = unresolvedReferences(labs, references);
-            if (problems.length) logger.error(`pages name labs or checkpoints that do not exist:\n${problems.map((problem) => `  ${problem}`).join("\n")}`);
-            else logger.info(`labs/${relative} changed: lab definitions reloaded`);
+            check(root, docsDir, labs);
+            logger.info(`labs/${relative} changed: lab definitions reloaded`);
           } catch (error) {
             // The page shows the same error when it renders; the server keeps running.
             logger.error(error instanceof LabDefinitionError ? error.message : `labs/${relative}: ${(error as Error).message}`);
           }
           server.ws.send({ type: "full-reload", path: "*" });
+        };
+        const changed = (file: string) => {
+          const relative = path.relative(labsDir, file);
+          if (relative.startsWith("..") || path.isAbsolute(relative) || !LAB_FILE.test(relative.split(path.sep).join("/"))) return;
+          touched.add(relative);
+          if (timer) clearTimeout(timer);
+          timer = setTimeout(reload, DEBOUNCE_MS);
         };
         for (const event of ["add", "change", "unlink"] as const) server.watcher.on(event, changed);
       },

@@ -9,14 +9,15 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { AstroIntegration } from "astro";
 import { parse as parseYaml } from "yaml";
-import { loadLabs, unresolvedReferences, type LabReference } from "../../../server/labs.ts";
+import { loadLabs, unresolvedReferences, type LabCatalog, type LabReference } from "../../../server/labs.ts";
 
 const PAGE = /\.mdx?$/;
 /** <Checkpoint id="x">, <Run check="x">, <Terminal lab="x">, <LabProgress lab="x">: string-literal attributes only. */
 const TAG = /<(Checkpoint|Run|Terminal|LabProgress)\b([^>]*)>/g;
 const ATTRIBUTE = /\b(id|check|lab)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
 
-function pages(dir: string): string[] {
+/** The .md and .mdx files under dir (the docs pages), recursively. */
+export function pages(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const file = path.join(dir, name);
     return statSync(file).isDirectory() ? pages(file) : PAGE.test(name) ? [file] : [];
@@ -50,15 +51,19 @@ export function pageReferences(file: string, source: string): LabReference[] {
   return references;
 }
 
+/**
+ * Checks every page under docsDir against the labs (loaded from root/labs unless given):
+ * throws, naming each file and line, when a page names a lab or checkpoint that does not exist.
+ */
+export function check(root: string, docsDir: string, labs: LabCatalog = loadLabs(path.join(root, "labs"))): void {
+  const references = pages(docsDir).flatMap((file) => pageReferences(path.relative(root, file), readFileSync(file, "utf8")));
+  const problems = unresolvedReferences(labs, references);
+  if (problems.length) throw new Error(`pages name labs or checkpoints that do not exist:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+}
+
 export function labReferences(): AstroIntegration {
   let docsDir = "";
   let root = "";
-  const check = () => {
-    const labs = loadLabs(path.join(root, "labs"));
-    const references = pages(docsDir).flatMap((file) => pageReferences(path.relative(root, file), readFileSync(file, "utf8")));
-    const problems = unresolvedReferences(labs, references);
-    if (problems.length) throw new Error(`pages name labs or checkpoints that do not exist:\n${problems.map((p) => `  ${p}`).join("\n")}`);
-  };
   return {
     name: "nwl-lab-references",
     hooks: {
@@ -66,11 +71,11 @@ export function labReferences(): AstroIntegration {
         root = fileURLToPath(config.root);
         docsDir = path.join(fileURLToPath(config.srcDir), "content", "docs");
       },
-      "astro:build:start": () => check(),
+      "astro:build:start": () => check(root, docsDir),
       "astro:server:setup": ({ logger }) => {
         // In dev, a wrong reference is reported but does not stop the server.
         try {
-          check();
+          check(root, docsDir);
         } catch (error) {
           logger.error((error as Error).message);
         }

@@ -1,5 +1,5 @@
-# Passes when etcd runs from ~/etcd.env (TLS, client certificates required) on [::1]:2379
-# and has already refused a client that came without a certificate (its log, ~/etcd-tls.log, says so).
+# Passes when the etcd listening now on [::1]:2379 speaks TLS with a certificate from the lab's root CA
+# (~/secrets/root-ca.pem) and refuses a client that comes without a certificate: the check knocks itself.
 cd "$HOME"
 listening=$(ss -Hltn 'sport = :2379' 2>/dev/null | awk '{ print $4 }' | tr '\n' ' ')
 if [ -z "$listening" ]; then
@@ -13,19 +13,25 @@ if ! grep -qF '[::1]:2379' <<<"$listening"; then
   echo "Port 2379 is taken on ${listening% }, not [::1]: is it Part 1's etcd? Step 1 stops it."
   exit 1
 fi
-if ! grep -qa 'rejected connection' etcd-tls.log 2>/dev/null; then
-  if grep -qa 'serving client requests on .*2379' etcd-tls.log 2>/dev/null; then
-    echo "etcd runs, but nobody has knocked without a certificate yet (~/etcd-tls.log shows no rejected connection)."
-    echo "Try it as in Step 6: etcdctl --endpoints 'https://[::1]:2379' --cacert ~/secrets/root-ca.pem --dial-timeout 2s --command-timeout 3s endpoint health"
+if [ ! -r secrets/root-ca.pem ]; then
+  echo "There is no ~/secrets/root-ca.pem: Step 5 makes the certificates."
+  exit 1
+fi
+# Knock without a certificate, as a client that has none would.
+knock=$(sleep 1 | timeout 8 openssl s_client -connect '[::1]:2379' -CAfile secrets/root-ca.pem 2>&1)
+if ! grep -q 'Verify return code: 0 (ok)' <<<"$knock"; then
+  echo "What listens on [::1]:2379 does not answer TLS with a certificate from ~/secrets/root-ca.pem."
+  if grep -qiE 'wrong version number|packet length too long|record layer failure' <<<"$knock"; then
+    echo "It speaks plain http: that is not the etcd of ~/etcd.env. Stop it and start etcd as in Step 6."
   else
-    echo "Something listens on [::1]:2379, but ~/etcd-tls.log is not the log of an etcd serving it."
-    echo "Start etcd as in Step 6, its output in ~/etcd-tls.log (stop the other one first)."
+    echo "Is it the etcd started from ~/etcd.env (Step 6), with the certificates of Step 5?"
   fi
   exit 1
 fi
-reason=$(grep -a 'rejected connection' etcd-tls.log | tail -n 1 | grep -o 'error "[^"]*"' | sed 's/^error //')
-echo "etcd refused a client without a certificate; its log says: ${reason:-rejected connection}."
-if grep -qa 'serving insecure client requests' etcd-tls.log; then
-  echo "But this etcd also serves plain http: it does not run from ~/etcd.env."
+alert=$(grep -o -iE 'alert (certificate required|bad certificate|handshake failure|unknown ca)' <<<"$knock" | head -n 1)
+if [ -z "$alert" ]; then
+  echo "etcd on [::1]:2379 let in a client without a certificate: it does not require client certificates."
+  echo "~/etcd.env should set ETCD_CLIENT_CERT_AUTH=true and ETCD_TRUSTED_CA_FILE (Step 6)."
   exit 1
 fi
+echo "etcd on [::1]:2379 speaks TLS with the lab's root CA and refused a client without a certificate (TLS $alert)."
