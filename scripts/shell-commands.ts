@@ -97,35 +97,6 @@ export function simpleCommands(script: string): string[] {
   return commands;
 }
 
-/** Shell words of one simple command (quotes removed); good enough to read a command's name and flags. */
-export function words(command: string): string[] {
-  const result: string[] = [];
-  let word = "";
-  let inWord = false;
-  let quote: string | undefined;
-  for (let i = 0; i < command.length; i++) {
-    const char = command[i]!;
-    if (quote) {
-      if (char === quote) quote = undefined;
-      else word += char;
-      continue;
-    }
-    if (char === "'" || char === '"') {
-      quote = char;
-      inWord = true;
-    } else if (/\s/.test(char)) {
-      if (inWord) result.push(word);
-      word = "";
-      inWord = false;
-    } else {
-      word += char;
-      inWord = true;
-    }
-  }
-  if (inWord) result.push(word);
-  return result;
-}
-
 /** A token of one simple command: a word (quotes removed) or an operator (`|`, `>`, `2>&1`, `;`, …), split even without spaces. */
 type Token = { text: string; op: boolean };
 
