@@ -111,6 +111,14 @@ describe("doctor", () => {
     expect(old.ok).toBe(false);
   });
 
+  it("says the sandbox cannot run when what its start provisions is missing (a busybox that is not there), and exits non-zero", () => {
+    const run = doctor({ PATH: process.env.PATH ?? "" }, ["--driver", "sandbox", "--busybox", "/nonexistent/busybox"]);
+    expect(run.stdout).toContain("MISSING  sandbox: cannot run:\n             - busybox not found at /nonexistent/busybox (--busybox)");
+    expect(run.stdout).not.toContain("sandbox: can run");
+    expect(run.stdout).toContain("NOT READY: the sandbox driver cannot run;");
+    expect(run.status).toBe(1);
+  });
+
   it("reports cgroup v2 controllers not delegated to the server", () => {
     const cgroupRoot = path.join(work, "cgroup2");
     mkdirSync(cgroupRoot, { recursive: true });

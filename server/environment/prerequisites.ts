@@ -218,8 +218,22 @@ export function driverPrerequisiteProblems(): string[] {
   const missing: string[] = [];
   if (process.getuid?.() !== 0) missing.push("must run as root (mount and network namespaces, containerd)");
   if (process.platform !== "linux") missing.push("needs Linux namespaces");
-  missing.push(...missingCommands(DRIVER_COMMANDS), ...missingRegistry(), ...missingStaticBusybox(), ...missingCniPlugins(["loopback"]));
+  missing.push(...sharedInfraProblems());
   return missing;
+}
+
+/**
+ * What provisionSharedInfra needs besides root and Linux (the same check every driver that
+ * starts containerd meets): the driver's commands, the registry, a static busybox and the CNI
+ * loopback plugin. `skipCommands`: commands the caller already reports in its own words.
+ */
+export function sharedInfraProblems(skipCommands: readonly string[] = []): string[] {
+  return [
+    ...missingCommands(DRIVER_COMMANDS.filter((command) => !skipCommands.includes(command.name))),
+    ...missingRegistry(),
+    ...missingStaticBusybox(),
+    ...missingCniPlugins(["loopback"]),
+  ];
 }
 
 export function assertDriverPrerequisites(): void {

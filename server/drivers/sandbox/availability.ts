@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync, rmdirSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { findCommand, missingRegistry, registryCommand } from "../../environment/prerequisites.ts";
+import { findCommand, registryCommand, sharedInfraProblems } from "../../environment/prerequisites.ts";
 import { INSIDE_BASH, SANDBOX_PATH, TERMINAL_COMMAND } from "./enter.ts";
 import { cgroupLayout, type CgroupHost } from "../../environment/cgroups.ts";
 
@@ -95,7 +95,9 @@ export function sandboxAvailability(options: { cgroupParent?: string; probeUid?:
   if (process.getuid?.() !== 0) reasons.push("the lab server must run as root (it writes uid maps and makes cgroups)");
   const missing = SANDBOX_COMMANDS.filter((command) => !findCommand(command));
   if (missing.length) reasons.push(`commands not found: ${missing.join(", ")} (util-linux, iproute2, containerd, runc)`);
-  reasons.push(...missingRegistry(), ...missingInsideSandbox());
+  // SandboxDriver.start() provisions the shared infrastructure, which asserts these too
+  // (root is checked above, the commands both name once, in the words above).
+  reasons.push(...sharedInfraProblems(SANDBOX_COMMANDS), ...missingInsideSandbox());
   reasons.push(...userNamespaceKnobs(options.procRoot));
   const old = kernelTooOld(options.procRoot);
   if (old) reasons.push(old);
