@@ -67,8 +67,7 @@ mount --bind "$dir/ca-bundle.crt" ${SYSTEM_CA_BUNDLE}
 mount --bind "$dir/cni" ${CNI_CONFIG_DIR}
 # ctr run --cni looks for plugins in a folder built into it (upstream /opt/cni/bin, Debian /usr/lib/cni):
 # the configured folder is bound over those, in this environment only, wherever the host keeps it.
-# A host with neither (NixOS) gets the upstream one, empty on the host (a read-only / may refuse it: then ctr finds none).
-if [ -n "$cni_plugins" ] && ! [ -d ${CTR_CNI_PLUGIN_DIRS[0]} ] && ! [ -d ${CTR_CNI_PLUGIN_DIRS[1]} ]; then mkdir -p ${CTR_CNI_PLUGIN_DIRS[0]} 2>/dev/null || true; fi
+# (A host with neither, NixOS, has had the upstream one made once by provisionSharedInfra.)
 for builtin in ${CTR_CNI_PLUGIN_DIRS.join(" ")}; do
   if [ -n "$cni_plugins" ] && [ -d "$builtin" ] && ! [ "$builtin" -ef "$cni_plugins" ]; then mount --bind "$cni_plugins" "$builtin"; fi
 done
