@@ -73,7 +73,7 @@ export const ServerConfigSchema = z.object({
     .describe("Which containerd the labs use: the system's when its socket answers (auto), or one the server starts and supervises (embedded)"),
   // Found on PATH, never a fixed /bin/bash: NixOS has none.
   shell: z.string().min(1).default(() => findCommand("bash") ?? "bash").describe("Login shell started in each terminal of the host and host-namespaces drivers"),
-  cniPluginDir: z.string().min(1).optional().describe("Folder of the CNI plugins (loopback); each environment sees it where ctr looks for them"),
+  cniPluginDir: z.string().min(1).optional().describe("Folder of the CNI plugins (loopback); each host-namespaces environment sees it where ctr looks for them (the sandbox uses the host's /usr/lib/cni)"),
   registry: z.string().min(1).optional().describe("The image registry binary (Debian: docker-registry; nixpkgs: registry, from docker-distribution), a name on PATH or a path"),
   busybox: z.string().min(1).optional().describe("The static busybox the lab images are built from, a name on PATH or a path"),
   token: z.string().min(16).optional().describe("The operator's access token (programmatic use and tests; a command line would show it in ps: use tokenFile)"),

@@ -27,11 +27,16 @@ export const SANDBOX_COMMANDS = [
  */
 const INSIDE_COMMANDS = ["containerd", "containerd-shim-runc-v2", "ctr", "runc", "ip", "mount", "umount", "pivot_root", "hostname", "ps"] as const;
 
+/** The CNI loopback plugin as ctr inside a sandbox finds it (the host's /usr/lib/cni; --cni-plugin-dir is not used there). */
+export const SANDBOX_CNI_LOOPBACK = "/usr/lib/cni/loopback";
+
 export function missingInsideSandbox(): string[] {
   const registry = registryCommand();
   const names = [...INSIDE_COMMANDS, ...(registry ? [path.basename(registry)] : [])];
   const missing = names.filter((name) => !findCommandIn(name, SANDBOX_PATH));
-  const fixed = [INSIDE_BASH, TERMINAL_COMMAND[0]!].filter((file) => !isExecutable(file));
+  // ctr run --cni finds plugins in its built-in folder: the sandbox's is the host's /usr/lib/cni
+  // (it does not bind --cni-plugin-dir there), so loopback must be in that one.
+  const fixed = [INSIDE_BASH, TERMINAL_COMMAND[0]!, SANDBOX_CNI_LOOPBACK].filter((file) => !isExecutable(file));
   const all = [...missing, ...fixed];
   if (!all.length) return [];
   return [
