@@ -56,7 +56,7 @@ export const LimitsSchema = z
   });
 
 export const ServerConfigSchema = z.object({
-  host: z.string().min(1).default("127.0.0.1").describe("Address to listen on; loopback by default"),
+  host: z.string().min(1).default("127.0.0.1").describe("Address to listen on; loopback by default (beyond loopback it needs a token file or invited readers, and TLS in front)"),
   port: z.number().int().min(0).max(65535).default(4321).describe("Port to listen on (0 picks a free one)"),
   siteDir: z.string().optional().describe("Built static site to serve on the same origin (dist/); none to serve only the API"),
   dataDir: z.string().default(".lab-data").describe("Where environments, images and the embedded services keep their state"),
@@ -74,7 +74,7 @@ export const ServerConfigSchema = z.object({
   // Found on PATH, never a fixed /bin/bash: NixOS has none.
   shell: z.string().min(1).default(() => findCommand("bash") ?? "bash").describe("Login shell started in each terminal of the host and host-namespaces drivers"),
   cniPluginDir: z.string().min(1).optional().describe("Folder of the CNI plugins (loopback); each host-namespaces environment sees it where ctr looks for them (the sandbox uses the host's /usr/lib/cni)"),
-  registry: z.string().min(1).optional().describe("The image registry binary (Debian: docker-registry; nixpkgs: registry, from docker-distribution), a name on PATH or a path"),
+  registry: z.string().min(1).optional().describe("The image registry binary (Debian: docker-registry; nixpkgs: registry, from the `distribution` package), a name on PATH or a path"),
   busybox: z.string().min(1).optional().describe("The static busybox the lab images are built from, a name on PATH or a path"),
   token: z.string().min(16).optional().describe("The operator's access token (programmatic use and tests; a command line would show it in ps: use tokenFile)"),
   tokenFile: z.string().optional().describe("File holding the operator's access token, for a link that stays the same across restarts; made with a new token when missing"),

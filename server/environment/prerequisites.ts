@@ -46,7 +46,7 @@ export const USUAL_CNI_PLUGIN_DIRS = ["/usr/lib/cni", "/opt/cni/bin", "/run/curr
 /** Where `ctr run --cni` looks for plugins, built into ctr (upstream, Debian's patch): environments bind the configured folder there. */
 export const CTR_CNI_PLUGIN_DIRS = ["/opt/cni/bin", "/usr/lib/cni"] as const;
 
-/** The registry binary's names: Debian's docker-registry, nixpkgs' docker-distribution (`registry`). */
+/** The registry binary's names: Debian's docker-registry, nixpkgs' `distribution` package (`registry`). */
 export const REGISTRY_COMMANDS = ["docker-registry", "registry"] as const;
 
 /** What the config may name instead of a search (NWL_CNI_PLUGIN_DIR, NWL_REGISTRY, NWL_BUSYBOX). */
