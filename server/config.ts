@@ -20,8 +20,9 @@ const origin = z.string().refine((text) => {
   }
 }, "an origin is scheme://host[:port], e.g. https://labs.example.org");
 
+// Strict: an unknown key (a typo) is refused, from a config file or a programmatic config alike.
 export const LimitsSchema = z
-  .object({
+  .strictObject({
     maxPayloadBytes: bytes.default(1024 * 1024).describe("Largest WebSocket frame accepted from a client (ws maxPayload); larger closes with 1009"),
     maxPendingInputBytes: bytes.default(4 * 1024 * 1024).describe("Input written to a pty but not yet read by its program; beyond it input is refused with an error"),
     highWatermarkBytes: bytes.default(FlowDefaults.highWatermarkBytes).describe("Unacknowledged output above which the pty is paused"),
@@ -55,7 +56,7 @@ export const LimitsSchema = z
     message: "replayBufferBytes must hold at least highWatermarkBytes so an unacknowledged window can always be replayed",
   });
 
-export const ServerConfigSchema = z.object({
+export const ServerConfigSchema = z.strictObject({
   host: z.string().min(1).default("127.0.0.1").describe("Address to listen on; loopback by default (beyond loopback it needs a token file or invited readers, and TLS in front)"),
   port: z.number().int().min(0).max(65535).default(4321).describe("Port to listen on (0 picks a free one)"),
   siteDir: z.string().optional().describe("Built static site to serve on the same origin (dist/); none to serve only the API"),
@@ -100,11 +101,17 @@ export function parseServerConfig(input: ServerConfigInput): ServerConfig {
  * flag, a variable, a config file: `sources` by setting name), and why.
  */
 export function formatConfigIssues(issues: readonly $ZodIssue[], sources: ReadonlyMap<string, string> = new Map()): string {
-  const lines = issues.map((issue) => {
-    const name = issue.path.map(String).join(".");
+  const line = (path: readonly PropertyKey[], message: string) => {
+    const name = path.map(String).join(".");
     let source: string | undefined;
-    for (let length = issue.path.length; length > 0 && !source; length--) source = sources.get(issue.path.slice(0, length).map(String).join("."));
-    return `  ${name || "config"}${source ? ` (${source})` : ""}: ${issue.message}`;
-  });
+    for (let length = path.length; length > 0 && !source; length--) source = sources.get(path.slice(0, length).map(String).join("."));
+    return `  ${name || "config"}${source ? ` (${source})` : ""}: ${message}`;
+  };
+  // An unknown key (the schemas are strict) is named one a line, as a typo the reader can find.
+  const lines = issues.flatMap((issue) =>
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((key) => line([...issue.path, key], "not a setting of the lab server (see node server/main.ts --help and the README's config file table)"))
+      : [line(issue.path, issue.message)],
+  );
   return `invalid lab server configuration:\n${lines.join("\n")}`;
 }

@@ -147,23 +147,8 @@ export function readConfigFile(file: string): Record<string, unknown> {
     throw new Error(`config file ${file} is not valid ${file.endsWith(".toml") ? "TOML" : "JSON"}: ${(error as Error).message}`);
   }
   if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error(`config file ${file}: expected an object of settings (the names of server/config.ts)`);
-  const unknown = unknownKeys(parsed as Record<string, unknown>);
-  if (unknown.length) {
-    throw new Error(`invalid lab server configuration:\n${unknown.map((key) => `  ${key} (config file ${file}): not a setting of the lab server (see node server/main.ts --help and the README's config file table)`).join("\n")}`);
-  }
+  // Unknown keys are refused by the (strict) schema, with the file named: see resolveServerOptions.
   return parsed as Record<string, unknown>;
-}
-
-/** Keys the schema does not know: a typo in a file would otherwise be dropped without a word. */
-function unknownKeys(settings: Record<string, unknown>): string[] {
-  const known = new Set(Object.keys(ServerConfigSchema.shape));
-  const limits = new Set(Object.keys(LimitsSchema.shape));
-  const unknown = Object.keys(settings).filter((key) => !known.has(key));
-  const nested = settings.limits;
-  if (nested && typeof nested === "object" && !Array.isArray(nested)) {
-    unknown.push(...Object.keys(nested).filter((key) => !limits.has(key)).map((key) => `limits.${key}`));
-  }
-  return unknown;
 }
 
 export interface ResolvedOptions {
