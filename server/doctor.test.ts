@@ -64,7 +64,7 @@ describe("doctor", () => {
     // (The name column is as wide as the longest program name the labs need.)
     expect(run.stdout).toMatch(/MISSING {2}etcd +not found: Debian: apt-get install etcd-server; NixOS: pkgs\.etcd on the service's path/);
     expect(run.stdout).toMatch(/ok {7}etcdctl/);
-    expect(run.stdout).toContain("MISSING  k8s-nix-way-part-1: cannot run:\n             - `etcd` not found (apt-get install etcd-server)");
+    expect(run.stdout).toContain("MISSING  k8s-nix-way-part-1: cannot run:\n             - `etcd` not found (Debian: apt-get install etcd-server; NixOS: pkgs.etcd on the service's path)");
     // Every lab that needs etcd is named (Part 1 first), and what to do.
     expect(run.stdout).toMatch(/NOT READY: k8s-nix-way-part-1(, [\w-]+)* cannot run\. Install what is marked MISSING/);
     expect(run.status).toBe(1);

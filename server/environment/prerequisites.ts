@@ -36,6 +36,37 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   watch: "procps",
 };
 
+/** nixpkgs attributes of the commands, for the NixOS half of the advice. */
+export const NIXOS_PACKAGES: Readonly<Record<string, string>> = {
+  containerd: "containerd",
+  ctr: "containerd",
+  runc: "runc",
+  etcd: "etcd",
+  etcdctl: "etcd",
+  openssl: "openssl",
+  cfssl: "cfssl",
+  "nix-instantiate": "nix",
+  unshare: "util-linux",
+  nsenter: "util-linux",
+  setpriv: "util-linux",
+  pivot_root: "util-linux",
+  script: "util-linux",
+  mount: "util-linux",
+  umount: "util-linux",
+  su: "shadow (NixOS's setuid wrapper /run/wrappers/bin/su)",
+  hostname: "hostname-debian",
+  env: "coreutils",
+  stat: "coreutils",
+  cp: "coreutils",
+  ip: "iproute2",
+  ss: "iproute2",
+  tar: "gnutar",
+  gzip: "gzip",
+  bash: "bash",
+  git: "git",
+  watch: "procps",
+};
+
 /**
  * Where CNI plugins usually are, in the order looked at when the config names
  * no folder: Debian's containernetworking-plugins, the upstream default, and
@@ -142,10 +173,17 @@ export function findCommand(name: string, searchPath = process.env.PATH ?? ""): 
   return undefined;
 }
 
+/**
+ * What to do about a missing command, in the same words everywhere (doctor, a driver's or a lab's
+ * missing commands): the lab's own `install` when it gives one, else the Debian package and the
+ * nixpkgs one.
+ */
 export function installAdvice(requirement: Requirement): string {
   if (requirement.install) return requirement.install;
   const pkg = DEBIAN_PACKAGES[requirement.name];
-  return pkg ? `apt-get install ${pkg}` : "it is not packaged for Debian: use the NixOS lab VM";
+  const nixos = NIXOS_PACKAGES[requirement.name];
+  if (!pkg) return nixos ? `not packaged for Debian: use the NixOS lab VM; NixOS: pkgs.${nixos} on the service's path` : "it is not packaged for Debian: use the NixOS lab VM";
+  return nixos ? `Debian: apt-get install ${pkg}; NixOS: pkgs.${nixos} on the service's path` : `Debian: apt-get install ${pkg}`;
 }
 
 /** Names every missing command with how to install it; empty when all are there. */
