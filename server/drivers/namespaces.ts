@@ -87,8 +87,11 @@ exec sleep infinity
 const ENVIRONMENTS_DIR = "ns-environments";
 const PENDING_NAMESPACES_FILE = "pending-namespaces.json";
 
-/** Whether the registry the holder last started in an environment dir is running (a cheap look at /proc). */
-function registryRunning(dir: string): boolean {
+/**
+ * Whether the registry the holder last started in an environment dir is running (a cheap look at
+ * /proc). `registry` is the binary the holders run, resolved once at prepare (no PATH scan per health()).
+ */
+function registryRunning(dir: string, registry: string): boolean {
   let pid: number;
   try {
     pid = Number(readFileSync(path.join(dir, "registry.pid"), "utf8").trim());
@@ -98,7 +101,7 @@ function registryRunning(dir: string): boolean {
   if (!Number.isInteger(pid) || pid <= 0 || !isRunning(pid)) return false;
   try {
     // The pid of a registry that died may have gone to another process since.
-    return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === path.basename(requireRegistry()).slice(0, 15);
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === path.basename(registry).slice(0, 15);
   } catch {
     return false;
   }
@@ -118,10 +121,10 @@ function newEnvironmentId(): string {
   return randomBytes(8).toString("hex");
 }
 
-function startHolder(dir: string): Promise<{ pid: number; namespaces: NamespaceIds }> {
+function startHolder(dir: string, registry: string): Promise<{ pid: number; namespaces: NamespaceIds }> {
   return new Promise((resolve, reject) => {
     const log = openSync(path.join(dir, "holder.log"), "a");
-    const holder = spawn("unshare", ["--mount", "--propagation", "private", "--net", "bash", "-c", HOLDER_SCRIPT, "holder", dir, requireRegistry(), cniPluginDir() ?? ""], {
+    const holder = spawn("unshare", ["--mount", "--propagation", "private", "--net", "bash", "-c", HOLDER_SCRIPT, "holder", dir, registry, cniPluginDir() ?? ""], {
       // Own process group: the lab server's Ctrl-C must not take environments down before dispose.
       detached: true,
       stdio: ["ignore", "pipe", log],
@@ -174,6 +177,8 @@ export class NamespacesDriver implements SessionDriver {
   private readonly environments = new Set<NamespacesEnvironment>();
   private labs: LabCatalog | undefined;
   private infra: SharedInfra | undefined;
+  /** The registry binary every holder runs, resolved once at prepare. */
+  private registry: string | undefined;
   private preparing: Promise<void> | undefined;
   private readonly healthListeners = new Set<(health: DriverHealth) => void>();
   private unsubscribeContainerd: (() => void) | undefined;
@@ -216,7 +221,7 @@ export class NamespacesDriver implements SessionDriver {
     for (const environment of this.environments) {
       const dir = path.dirname(environment.home);
       if (!isRunning(environment.holderPid)) reasons.push(`lab environment ${environment.id} has ended: its holder process is gone`);
-      else if (!registryRunning(dir)) reasons.push(`the image registry of lab environment ${environment.id} is restarting`);
+      else if (!registryRunning(dir, this.registry ??= requireRegistry())) reasons.push(`the image registry of lab environment ${environment.id} is restarting`);
     }
     return { status: reasons.length ? "degraded" : "ok", reasons };
   }
@@ -288,6 +293,7 @@ export class NamespacesDriver implements SessionDriver {
         containerdSupervision: this.options.containerdSupervision,
       });
       this.infra = infra;
+      this.registry = requireRegistry();
       this.unsubscribeContainerd = infra.containerd.onStateChange((state) => {
         this.healthChanged();
         if (state.up) void this.retryPendingRemovals();
@@ -361,7 +367,7 @@ export class NamespacesDriver implements SessionDriver {
 
     let holder: { pid: number; namespaces: NamespaceIds };
     try {
-      holder = await startHolder(dir);
+      holder = await startHolder(dir, this.registry ??= requireRegistry());
     } catch (error) {
       rmSync(dir, { recursive: true, force: true });
       throw error;
