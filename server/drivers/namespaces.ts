@@ -32,7 +32,7 @@ import { containerdOutage, type ContainerdMode, type ContainerdSupervision } fro
 import { ENVIRONMENT_NAMESPACE_PREFIX, PendingNamespaceRemovals, removeContainerdNamespace } from "../environment/containerd-namespace.ts";
 import { LAB_IMAGES } from "../environment/images.ts";
 import { isRunning, killNamespaceProcesses, namespaceIds, processesInNamespaces, type NamespaceIds } from "../environment/namespace-processes.ts";
-import { CTR_CNI_PLUGIN_DIRS, MissingPrerequisitesError, cniPluginDir, missingCniPlugins, missingCommands, requireRegistry } from "../environment/prerequisites.ts";
+import { CTR_CNI_PLUGIN_DIRS, MissingPrerequisitesError, cniPluginDir, findCommand, missingCniPlugins, missingCommands, requireRegistry } from "../environment/prerequisites.ts";
 import { registryConfig, sessionHostsFile, WAIT_FOR_REGISTRY_BASH } from "../environment/registry.ts";
 import { CNI_CONFIG_DIR, provisionSharedInfra, type SharedInfra } from "../environment/shared-infra.ts";
 import { SYSTEM_CA_BUNDLE } from "../environment/pki.ts";
@@ -387,7 +387,8 @@ export class NamespacesDriver implements SessionDriver {
       ...(infra.containerd.logFile ? { NWL_CONTAINERD_LOG: infra.containerd.logFile } : {}),
     });
     const enter = ["nsenter", "--target", String(holder.pid), "--mount", "--net", `--wd=${home}`, "--"];
-    const shell = this.options.shell ?? "/bin/bash";
+    // Found on PATH, never a fixed /bin/bash: NixOS has none.
+    const shell = this.options.shell ?? findCommand("bash") ?? "bash";
     const maxOutputBytes = this.options.maxScriptOutputBytes ?? 64 * 1024;
     const environments = this.environments;
     const removeNamespace = () => this.removeNamespace(infra, namespace, id);
