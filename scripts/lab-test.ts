@@ -19,8 +19,7 @@
 import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { LabRuntime } from "../server/lab-runtime.ts";
-import { findCommand } from "../server/environment/prerequisites.ts";
+import { LabRuntime, unavailableReason } from "../server/lab-runtime.ts";
 import type { Checkpoint } from "../labs/schema.ts";
 import type { LabEnvironment } from "../server/drivers/driver.ts";
 import { environmentLeftovers, NamespacesDriver, type NamespacesEnvironment } from "../server/drivers/namespaces.ts";
@@ -179,17 +178,6 @@ function unreadable(output: string, options: { failed: boolean; hostPaths: strin
 }
 
 /**
- * The commands of the checkpoint's `needs` that this host lacks, as the skip
- * line says them ("needs kubelet: only on the lab VM"); empty when it can run here.
- */
-function unmetNeeds(checkpoint: Checkpoint): string[] {
-  return checkpoint.needs
-    .map((command) => (typeof command === "string" ? { name: command, install: undefined } : command))
-    .filter((command) => !findCommand(command.name))
-    .map((command) => `needs ${command.name}: ${command.install ?? "not on this lab server"}`);
-}
-
-/**
  * A step this host cannot run: its check must answer `unavailable` (not pass,
  * not fail as if the reader were wrong) and its solve must refuse to run.
  * Returns what is wrong; empty when both answered so.
@@ -267,13 +255,14 @@ async function testLab(runtime: LabRuntime, driver: NamespacesDriver | SandboxDr
     }
     console.log(`  ${fresh.length ? "FAIL" : "ok  "} every check fails in a new environment, in words for a reader`);
     for (const checkpoint of lab.definition.checkpoints) {
-      const unmet = unmetNeeds(checkpoint);
-      if (unmet.length) {
+      // Skipped exactly when the lab server itself would refuse the step (lab-runtime's unavailableReason).
+      const unmet = unavailableReason(checkpoint);
+      if (unmet) {
         const problems = await provesUnavailable(runtime, id, checkpoint, environment);
-        console.log(`  ${problems.length ? "FAIL" : "skip"} ${checkpoint.id.padEnd(26)} ${unmet.join("; ")}${problems.length ? "" : " (its check answers unavailable)"}`);
+        console.log(`  ${problems.length ? "FAIL" : "skip"} ${checkpoint.id.padEnd(26)} ${unmet}${problems.length ? "" : " (its check answers unavailable)"}`);
         for (const problem of problems) console.log(`        ${problem}`);
         failures.push(...problems.map((problem) => `${id}/${checkpoint.id}: ${problem}`));
-        skipped.push(`${id}/${checkpoint.id}: ${unmet.join("; ")}`);
+        skipped.push(`${id}/${checkpoint.id}: ${unmet}`);
         continue;
       }
       const before = await runtime.check(id, checkpoint.id, environment);
@@ -317,7 +306,7 @@ async function testLab(runtime: LabRuntime, driver: NamespacesDriver | SandboxDr
 async function solveUpTo(runtime: LabRuntime, lab: LoadedLab, environment: LabEnvironment, last: string | undefined): Promise<string | undefined> {
   if (last === undefined) return undefined;
   for (const checkpoint of lab.definition.checkpoints) {
-    if (unmetNeeds(checkpoint).length) {
+    if (unavailableReason(checkpoint)) {
       if (checkpoint.id === last) return undefined;
       continue;
     }
@@ -329,11 +318,29 @@ async function solveUpTo(runtime: LabRuntime, lab: LoadedLab, environment: LabEn
   return `no checkpoint "${last}"`;
 }
 
+/**
+ * The lab's detours whose checkpoints all exist, and a failure line for each that names one the
+ * lab does not have (renamed, removed): checked at start, so it is a failure line, not a crash.
+ */
+function checkDetours(lab: LoadedLab): { detours: Detour[]; failures: string[] } {
+  const id = lab.definition.id;
+  const known = new Set(lab.definition.checkpoints.map((checkpoint) => checkpoint.id));
+  const failures: string[] = [];
+  const detours = (DETOURS[id] ?? []).filter((detour) => {
+    const named = [...(detour.after ? [detour.after] : []), ...detour.expect.map((expected) => expected.checkpoint), ...detour.passes];
+    const unknown = [...new Set(named.filter((checkpoint) => !known.has(checkpoint)))];
+    if (!unknown.length) return true;
+    failures.push(`${id}: detour "${detour.name}" names ${unknown.map((checkpoint) => `"${checkpoint}"`).join(", ")}, not a checkpoint of the lab (it has: ${[...known].join(", ")})`);
+    return false;
+  });
+  return { detours, failures };
+}
+
 /** Runs each detour of the lab in a fresh environment (see Detour). */
-async function testDetours(runtime: LabRuntime, driver: NamespacesDriver | SandboxDriver, lab: LoadedLab, hostPaths: string[]): Promise<string[]> {
+async function testDetours(runtime: LabRuntime, driver: NamespacesDriver | SandboxDriver, lab: LoadedLab, hostPaths: string[], detours: readonly Detour[]): Promise<string[]> {
   const failures: string[] = [];
   const id = lab.definition.id;
-  for (const detour of DETOURS[id] ?? []) {
+  for (const detour of detours) {
     const problems: string[] = [];
     const environment = await runtime.createEnvironment(id);
     const unpin = pinNamespaces(environment);
@@ -403,6 +410,11 @@ async function main(): Promise<number> {
   const failures: string[] = [];
   /** Checkpoints this host cannot run (unmet `needs`): reported, never counted as passed. */
   const skipped: string[] = [];
+  const detoursOf = new Map(labs.map((lab) => [lab.definition.id, checkDetours(lab)]));
+  for (const { failures: wrong } of detoursOf.values()) {
+    for (const failure of wrong) console.log(`FAIL ${failure}`);
+    failures.push(...wrong);
+  }
   try {
     await runtime.prepare(labs.map((lab) => lab.definition.id));
     const steps = Object.entries(driver.timings).map(([step, time]) => `${step} ${time} ms`).join(", ");
@@ -412,7 +424,7 @@ async function main(): Promise<number> {
     const hostPaths = [...new Set([dataDir, PROJECT_DIR, path.resolve(values["labs-dir"]!), ".lab-data", "/tmp/nwl", "/run/nix-way-labs"])];
     for (const lab of labs) {
       failures.push(...(await testLab(runtime, driver, lab, hostPaths, skipped)));
-      failures.push(...(await testDetours(runtime, driver, lab, hostPaths)));
+      failures.push(...(await testDetours(runtime, driver, lab, hostPaths, detoursOf.get(lab.definition.id)!.detours)));
     }
   } finally {
     await driver.close();

@@ -2,7 +2,7 @@
  * `node scripts/options-table.ts [--write]`: the option tables of the README
  * and the self-hosting page, generated from server/options.ts and the config
  * schema. Without --write it checks them and exits 1 naming each file that
- * is out of date (server/options-docs.test.ts runs the same check in CI).
+ * is out of date (server/options.test.ts runs the same check in CI).
  *
  *   README.md                         between <!-- options:flags --> / <!-- options:config --> and their /end markers
  *   src/content/docs/_options-table.md  both tables, whole (a page includes it; the leading _ keeps it from being a page)

@@ -369,6 +369,12 @@ export async function main(argv: string[], log: (line: string) => void = (line) 
     log(USAGE);
     return values.help ? 0 : 2;
   }
+  const stepTimeout = values["step-timeout"];
+  // A timeout that is not a positive number of seconds would be NaN ms: refused in words.
+  if (stepTimeout !== undefined && !(stepTimeout.trim() !== "" && Number.isFinite(Number(stepTimeout)) && Number(stepTimeout) > 0)) {
+    log(`--step-timeout takes a number of seconds greater than 0, not "${stepTimeout}"\n${USAGE}`);
+    return 2;
+  }
   try {
     const result = await walkLab({
       server: values.server,
@@ -377,7 +383,7 @@ export async function main(argv: string[], log: (line: string) => void = (line) 
       origin: values.origin,
       labsDir: values["labs-dir"],
       reset: values.reset,
-      stepTimeoutMs: values["step-timeout"] ? Number(values["step-timeout"]) * 1000 : undefined,
+      stepTimeoutMs: stepTimeout !== undefined ? Number(stepTimeout) * 1000 : undefined,
       onOutput: values.verbose ? (text) => process.stderr.write(text) : undefined,
       log,
     });

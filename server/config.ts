@@ -20,8 +20,9 @@ const origin = z.string().refine((text) => {
   }
 }, "an origin is scheme://host[:port], e.g. https://labs.example.org");
 
+// Strict: an unknown key (a typo) is refused, from a config file or a programmatic config alike.
 export const LimitsSchema = z
-  .object({
+  .strictObject({
     maxPayloadBytes: bytes.default(1024 * 1024).describe("Largest WebSocket frame accepted from a client (ws maxPayload); larger closes with 1009"),
     maxPendingInputBytes: bytes.default(4 * 1024 * 1024).describe("Input written to a pty but not yet read by its program; beyond it input is refused with an error"),
     highWatermarkBytes: bytes.default(FlowDefaults.highWatermarkBytes).describe("Unacknowledged output above which the pty is paused"),
@@ -55,8 +56,8 @@ export const LimitsSchema = z
     message: "replayBufferBytes must hold at least highWatermarkBytes so an unacknowledged window can always be replayed",
   });
 
-export const ServerConfigSchema = z.object({
-  host: z.string().min(1).default("127.0.0.1").describe("Address to listen on; loopback by default"),
+export const ServerConfigSchema = z.strictObject({
+  host: z.string().min(1).default("127.0.0.1").describe("Address to listen on; loopback by default (beyond loopback it needs a token file or invited readers, and TLS in front)"),
   port: z.number().int().min(0).max(65535).default(4321).describe("Port to listen on (0 picks a free one)"),
   siteDir: z.string().optional().describe("Built static site to serve on the same origin (dist/); none to serve only the API"),
   dataDir: z.string().default(".lab-data").describe("Where environments, images and the embedded services keep their state"),
@@ -73,8 +74,8 @@ export const ServerConfigSchema = z.object({
     .describe("Which containerd the labs use: the system's when its socket answers (auto), or one the server starts and supervises (embedded)"),
   // Found on PATH, never a fixed /bin/bash: NixOS has none.
   shell: z.string().min(1).default(() => findCommand("bash") ?? "bash").describe("Login shell started in each terminal of the host and host-namespaces drivers"),
-  cniPluginDir: z.string().min(1).optional().describe("Folder of the CNI plugins (loopback); each environment sees it where ctr looks for them"),
-  registry: z.string().min(1).optional().describe("The image registry binary (Debian: docker-registry; nixpkgs: registry, from docker-distribution), a name on PATH or a path"),
+  cniPluginDir: z.string().min(1).optional().describe("Folder of the CNI plugins (loopback); each host-namespaces environment sees it where ctr looks for them (the sandbox uses the host's /usr/lib/cni)"),
+  registry: z.string().min(1).optional().describe("The image registry binary (Debian: docker-registry; nixpkgs: registry, from the `distribution` package), a name on PATH or a path"),
   busybox: z.string().min(1).optional().describe("The static busybox the lab images are built from, a name on PATH or a path"),
   token: z.string().min(16).optional().describe("The operator's access token (programmatic use and tests; a command line would show it in ps: use tokenFile)"),
   tokenFile: z.string().optional().describe("File holding the operator's access token, for a link that stays the same across restarts; made with a new token when missing"),
@@ -100,11 +101,17 @@ export function parseServerConfig(input: ServerConfigInput): ServerConfig {
  * flag, a variable, a config file: `sources` by setting name), and why.
  */
 export function formatConfigIssues(issues: readonly $ZodIssue[], sources: ReadonlyMap<string, string> = new Map()): string {
-  const lines = issues.map((issue) => {
-    const name = issue.path.map(String).join(".");
+  const line = (path: readonly PropertyKey[], message: string) => {
+    const name = path.map(String).join(".");
     let source: string | undefined;
-    for (let length = issue.path.length; length > 0 && !source; length--) source = sources.get(issue.path.slice(0, length).map(String).join("."));
-    return `  ${name || "config"}${source ? ` (${source})` : ""}: ${issue.message}`;
-  });
+    for (let length = path.length; length > 0 && !source; length--) source = sources.get(path.slice(0, length).map(String).join("."));
+    return `  ${name || "config"}${source ? ` (${source})` : ""}: ${message}`;
+  };
+  // An unknown key (the schemas are strict) is named one a line, as a typo the reader can find.
+  const lines = issues.flatMap((issue) =>
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((key) => line([...issue.path, key], "not a setting of the lab server (see node server/main.ts --help and the README's config file table)"))
+      : [line(issue.path, issue.message)],
+  );
   return `invalid lab server configuration:\n${lines.join("\n")}`;
 }

@@ -64,7 +64,7 @@ describe("doctor", () => {
     // (The name column is as wide as the longest program name the labs need.)
     expect(run.stdout).toMatch(/MISSING {2}etcd +not found: Debian: apt-get install etcd-server; NixOS: pkgs\.etcd on the service's path/);
     expect(run.stdout).toMatch(/ok {7}etcdctl/);
-    expect(run.stdout).toContain("MISSING  k8s-nix-way-part-1: cannot run:\n             - `etcd` not found (apt-get install etcd-server)");
+    expect(run.stdout).toContain("MISSING  k8s-nix-way-part-1: cannot run:\n             - `etcd` not found (Debian: apt-get install etcd-server; NixOS: pkgs.etcd on the service's path)");
     // Every lab that needs etcd is named (Part 1 first), and what to do.
     expect(run.stdout).toMatch(/NOT READY: k8s-nix-way-part-1(, [\w-]+)* cannot run\. Install what is marked MISSING/);
     expect(run.status).toBe(1);
@@ -109,6 +109,14 @@ describe("doctor", () => {
     expect(old.text).toContain("MISSING  Linux 5.10 is too old: overlayfs in a user namespace needs 5.11");
     expect(old.text).toContain("ok       user namespaces: unprivileged ones allowed (user.max_user_namespaces = 15000)");
     expect(old.ok).toBe(false);
+  });
+
+  it("says the sandbox cannot run when what its start provisions is missing (a busybox that is not there), and exits non-zero", () => {
+    const run = doctor({ PATH: process.env.PATH ?? "" }, ["--driver", "sandbox", "--busybox", "/nonexistent/busybox"]);
+    expect(run.stdout).toContain("MISSING  sandbox: cannot run:\n             - busybox not found at /nonexistent/busybox (--busybox)");
+    expect(run.stdout).not.toContain("sandbox: can run");
+    expect(run.stdout).toContain("NOT READY: the sandbox driver cannot run;");
+    expect(run.status).toBe(1);
   });
 
   it("reports cgroup v2 controllers not delegated to the server", () => {

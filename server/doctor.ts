@@ -20,47 +20,15 @@ import {
   missingRegistry,
   missingStaticBusybox,
   registryCommand,
+  installAdvice,
 } from "./environment/prerequisites.ts";
 import { kernelTooOld, sandboxAvailability, SANDBOX_COMMANDS, userNamespaceKnobs } from "./drivers/sandbox/availability.ts";
 import { missingRequirements } from "./lab-runtime.ts";
 import { loadLabs } from "./labs.ts";
 
-/** nixpkgs attributes of the commands, for the NixOS half of the advice. */
-export const NIXOS_PACKAGES: Readonly<Record<string, string>> = {
-  containerd: "containerd",
-  ctr: "containerd",
-  runc: "runc",
-  etcd: "etcd",
-  etcdctl: "etcd",
-  openssl: "openssl",
-  cfssl: "cfssl",
-  "nix-instantiate": "nix",
-  unshare: "util-linux",
-  nsenter: "util-linux",
-  setpriv: "util-linux",
-  pivot_root: "util-linux",
-  script: "util-linux",
-  mount: "util-linux",
-  umount: "util-linux",
-  su: "shadow (NixOS's setuid wrapper /run/wrappers/bin/su)",
-  hostname: "hostname-debian",
-  env: "coreutils",
-  stat: "coreutils",
-  cp: "coreutils",
-  ip: "iproute2",
-  ss: "iproute2",
-  tar: "gnutar",
-  gzip: "gzip",
-  bash: "bash",
-  git: "git",
-  watch: "procps",
-};
-
-/** What to do about a missing command, on Debian and on NixOS. */
+/** What to do about a missing command, on Debian and on NixOS: the same words as every other missing-command message. */
 export function adviceFor(name: string, install?: string): string {
-  const debian = install ?? (DEBIAN_PACKAGES[name] ? `apt-get install ${DEBIAN_PACKAGES[name]}` : "not packaged for Debian: use the NixOS lab VM");
-  const nixos = NIXOS_PACKAGES[name] ? `pkgs.${NIXOS_PACKAGES[name]} on the service's path` : undefined;
-  return nixos ? `Debian: ${debian}; NixOS: ${nixos}` : `Debian: ${debian}`;
+  return installAdvice({ name, install });
 }
 
 /** The programs whose version is worth a line, and how each tells it. */

@@ -1,5 +1,5 @@
 /**
- * The server and every lab's lab:test run from a PATH that holds the tools under
+ * The server and Part 1's lab:test (scripts/test.sh runs every lab) run from a PATH that holds the tools under
  * a non-FHS prefix, with /usr/lib/cni and /bin/busybox hidden (a mount
  * namespace of the script's own): nothing is found at a hard-coded path.
  * See scripts/non-fhs-check.sh for what it builds and runs.
@@ -7,7 +7,6 @@
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadLabs } from "./labs.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 
@@ -23,7 +22,8 @@ describe("a host whose tools are not where Debian keeps them", () => {
     expect(output).toMatch(/ok {7}CNI plugins {2,}\/tmp\/nwl-non-fhs-\w+\/lib\/cni \(loopback\)/);
     expect(output).toContain('healthz: 200 {"status":"ok"');
     expect(output).toMatch(/ok {3}cni-fixed +before failed .* after passed/);
-    expect(output).toContain(`all ${loadLabs(path.join(ROOT, "labs")).size} lab(s) passed`);
+    // Only Part 1 here: scripts/test.sh runs every lab in host-namespaces.
+    expect(output).toContain("all 1 lab(s) passed");
     expect(output).toContain("non-fhs: OK");
   }, 300_000);
 });

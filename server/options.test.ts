@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { LimitsSchema, ServerConfigSchema } from "./config.ts";
+import { LimitsSchema, parseServerConfig, ServerConfigSchema } from "./config.ts";
 import { configTableMarkdown, flagTableMarkdown, resolveServerOptions, SERVER_OPTIONS, usage } from "./options.ts";
 import { staleFiles } from "../scripts/options-table.ts";
 
@@ -101,6 +101,9 @@ describe("flags, variables and the config file", () => {
     const toml = file("typo.toml", "grace_ms = 10\n[limits]\nmaxSesions = 3\n");
     expect(() => resolveServerOptions(["--config", toml], {})).toThrow(`grace_ms (config file ${toml}): not a setting of the lab server`);
     expect(() => resolveServerOptions(["--config", toml], {})).toThrow(`limits.maxSesions (config file ${toml}): not a setting`);
+    // A programmatic config is held to the same schema.
+    expect(() => parseServerConfig({ grace_ms: 10, limits: { maxSesions: 3 } } as never)).toThrow("grace_ms: not a setting of the lab server");
+    expect(() => parseServerConfig({ limits: { maxSesions: 3 } } as never)).toThrow("limits.maxSesions: not a setting of the lab server");
   });
 
   it("says which file is not TOML or JSON", () => {

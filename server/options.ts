@@ -14,6 +14,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { parse as parseToml } from "smol-toml";
 import { LimitsSchema, ServerConfigSchema, formatConfigIssues, type ServerConfig } from "./config.ts";
+import { REGISTRY_COMMANDS, USUAL_CNI_PLUGIN_DIRS } from "./environment/prerequisites.ts";
 
 export interface ServerOption {
   /** Path into ServerConfigSchema ("limits.graceMs"); undefined for --config, which is no setting. */
@@ -26,35 +27,50 @@ export interface ServerOption {
   kind: "string" | "number" | "list";
   /** What the value is, in --help (ADDR, N, DIR). */
   placeholder: string;
-  /** One line for --help and the tables. */
-  description: string;
+  /**
+   * What the option means, for an option that is no setting (--config) only: a setting's meaning
+   * is its schema's .describe() in server/config.ts, written once (optionDescription()).
+   */
+  description?: string;
   /** The default in words, where the schema's own (or its absence) would not say it. */
   defaultText?: string;
 }
 
 export const SERVER_OPTIONS: readonly ServerOption[] = [
-  { key: "host", flag: "host", env: ["NWL_HOST"], kind: "string", placeholder: "ADDR", description: "address to listen on; beyond loopback it needs --token-file or invited readers, and TLS in front" },
-  { key: "port", flag: "port", env: ["NWL_PORT", "PORT"], kind: "number", placeholder: "N", description: "port (0: any free one)" },
-  { key: "siteDir", flag: "site", env: ["NWL_SITE"], kind: "string", placeholder: "DIR", description: "built site served on the same origin", defaultText: "dist when dist/index.html exists" },
-  { key: "dataDir", flag: "data-dir", env: ["NWL_DATA_DIR"], kind: "string", placeholder: "DIR", description: "state of environments and embedded services" },
-  {
-    key: "driver", flag: "driver", env: ["NWL_DRIVER"], kind: "string", placeholder: "KIND",
-    description: "how a lab environment is made: sandbox (root inside a user namespace of its own), host-namespaces (private mounts and network on the host; the reader is root on the machine), host (a plain shell, for one reader on a lab VM of their own); auto: the sandbox where the kernel allows it",
-  },
-  { key: "containerd", flag: "containerd", env: ["NWL_CONTAINERD"], kind: "string", placeholder: "MODE", description: "system uses the running containerd, embedded starts one under the data dir, auto picks" },
-  { key: "labsDir", flag: "labs", env: ["NWL_LABS_DIR"], kind: "string", placeholder: "DIR", description: "lab definitions" },
-  { key: "limits.graceMs", flag: "grace-ms", env: ["NWL_GRACE_MS"], kind: "number", placeholder: "N", description: "how long a dropped terminal session is kept, in ms" },
-  { key: undefined, flag: "config", env: ["NWL_CONFIG"], kind: "string", placeholder: "FILE", description: "settings as JSON or TOML (by extension), with the config file's names below, limits included", defaultText: "none" },
-  { key: "tokenFile", flag: "token-file", env: ["NWL_TOKEN_FILE"], kind: "string", placeholder: "FILE", description: "the operator's token, for a stable link; made when missing", defaultText: "none (a new token each start)" },
-  { key: "readersFile", flag: "readers-file", env: ["NWL_READERS_FILE"], kind: "string", placeholder: "FILE", description: "workshop readers, NAME TOKEN a line (invite NAME adds one)", defaultText: "DATA_DIR/readers" },
-  { key: "publicUrl", flag: "public-url", env: ["NWL_PUBLIC_URL"], kind: "string", placeholder: "URL", description: "the URL readers open behind a TLS reverse proxy; its host is accepted" },
-  { key: "allowOrigins", flag: "allow-origin", env: ["NWL_ALLOW_ORIGINS"], kind: "list", placeholder: "ORIGIN", description: "another origin whose pages may use this server (a static deploy); repeatable, the variable comma-separated" },
-  { key: "allowHosts", flag: "allow-host", env: ["NWL_ALLOW_HOSTS"], kind: "list", placeholder: "HOST", description: "another host name requests may name; repeatable, the variable comma-separated" },
-  { key: "shell", flag: "shell", env: ["NWL_SHELL"], kind: "string", placeholder: "FILE", description: "login shell of the host driver's terminals (host-namespaces too)", defaultText: "bash on PATH" },
-  { key: "cniPluginDir", flag: "cni-plugin-dir", env: ["NWL_CNI_PLUGIN_DIR"], kind: "string", placeholder: "DIR", description: "folder of the CNI plugins (loopback); environments see it where ctr looks", defaultText: "the first of /usr/lib/cni, /opt/cni/bin, /run/current-system/sw/bin holding loopback" },
-  { key: "registry", flag: "registry", env: ["NWL_REGISTRY"], kind: "string", placeholder: "CMD", description: "the image registry binary (Debian: docker-registry; nixpkgs: registry from docker-distribution)", defaultText: "docker-registry or registry on PATH" },
-  { key: "busybox", flag: "busybox", env: ["NWL_BUSYBOX"], kind: "string", placeholder: "CMD", description: "the static busybox the lab images are built from", defaultText: "busybox on PATH" },
+  { key: "host", flag: "host", env: ["NWL_HOST"], kind: "string", placeholder: "ADDR" },
+  { key: "port", flag: "port", env: ["NWL_PORT", "PORT"], kind: "number", placeholder: "N" },
+  { key: "siteDir", flag: "site", env: ["NWL_SITE"], kind: "string", placeholder: "DIR", defaultText: "dist when dist/index.html exists" },
+  { key: "dataDir", flag: "data-dir", env: ["NWL_DATA_DIR"], kind: "string", placeholder: "DIR" },
+  { key: "driver", flag: "driver", env: ["NWL_DRIVER"], kind: "string", placeholder: "KIND" },
+  { key: "containerd", flag: "containerd", env: ["NWL_CONTAINERD"], kind: "string", placeholder: "MODE" },
+  { key: "labsDir", flag: "labs", env: ["NWL_LABS_DIR"], kind: "string", placeholder: "DIR" },
+  { key: "limits.graceMs", flag: "grace-ms", env: ["NWL_GRACE_MS"], kind: "number", placeholder: "N" },
+  { key: undefined, flag: "config", env: ["NWL_CONFIG"], kind: "string", placeholder: "FILE", description: "Settings as JSON or TOML (by extension), with the config file's names below, limits included", defaultText: "none" },
+  { key: "tokenFile", flag: "token-file", env: ["NWL_TOKEN_FILE"], kind: "string", placeholder: "FILE", defaultText: "none (a new token each start)" },
+  { key: "readersFile", flag: "readers-file", env: ["NWL_READERS_FILE"], kind: "string", placeholder: "FILE", defaultText: "DATA_DIR/readers" },
+  { key: "publicUrl", flag: "public-url", env: ["NWL_PUBLIC_URL"], kind: "string", placeholder: "URL" },
+  { key: "allowOrigins", flag: "allow-origin", env: ["NWL_ALLOW_ORIGINS"], kind: "list", placeholder: "ORIGIN" },
+  { key: "allowHosts", flag: "allow-host", env: ["NWL_ALLOW_HOSTS"], kind: "list", placeholder: "HOST" },
+  { key: "shell", flag: "shell", env: ["NWL_SHELL"], kind: "string", placeholder: "FILE", defaultText: "bash on PATH" },
+  { key: "cniPluginDir", flag: "cni-plugin-dir", env: ["NWL_CNI_PLUGIN_DIR"], kind: "string", placeholder: "DIR", defaultText: `the first of ${USUAL_CNI_PLUGIN_DIRS.join(", ")} holding loopback` },
+  { key: "registry", flag: "registry", env: ["NWL_REGISTRY"], kind: "string", placeholder: "CMD", defaultText: `${REGISTRY_COMMANDS.join(" or ")} on PATH` },
+  { key: "busybox", flag: "busybox", env: ["NWL_BUSYBOX"], kind: "string", placeholder: "CMD", defaultText: "busybox on PATH" },
 ];
+
+/** What an option means: its setting's description in the schema (server/config.ts), else its own (--config). */
+export function optionDescription(option: ServerOption): string {
+  if (!option.key) return option.description ?? "";
+  const [first, second] = option.key.split(".");
+  const schema = second === undefined ? (ServerConfigSchema.shape as Record<string, { description?: string }>)[first!] : (LimitsSchema.shape as Record<string, { description?: string }>)[second];
+  const description = schema?.description;
+  if (!description) throw new Error(`setting ${option.key} has no description in server/config.ts`);
+  return description;
+}
+
+/** What a flag means, for --help and the flag table: a list's flag repeats and its variable is comma-separated. */
+function flagDescription(option: ServerOption): string {
+  return `${optionDescription(option)}${option.kind === "list" ? " (the flag repeatable, the variable comma-separated)" : ""}`;
+}
 
 /** `node server/main.ts --help`. */
 export function usage(): string {
@@ -67,7 +83,7 @@ export function usage(): string {
   for (const option of SERVER_OPTIONS) {
     const head = `  --${option.flag} ${option.placeholder}`;
     const fallback = defaultText(option);
-    lines.push(`${head.padEnd(26)}${option.description}`);
+    lines.push(`${head.padEnd(26)}${flagDescription(option)}`);
     lines.push(`${"".padEnd(26)}(${option.env.join(" or ")}; default ${fallback})`);
   }
   lines.push("  --help                  this text");
@@ -131,23 +147,8 @@ export function readConfigFile(file: string): Record<string, unknown> {
     throw new Error(`config file ${file} is not valid ${file.endsWith(".toml") ? "TOML" : "JSON"}: ${(error as Error).message}`);
   }
   if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error(`config file ${file}: expected an object of settings (the names of server/config.ts)`);
-  const unknown = unknownKeys(parsed as Record<string, unknown>);
-  if (unknown.length) {
-    throw new Error(`invalid lab server configuration:\n${unknown.map((key) => `  ${key} (config file ${file}): not a setting of the lab server (see node server/main.ts --help and the README's config file table)`).join("\n")}`);
-  }
+  // Unknown keys are refused by the (strict) schema, with the file named: see resolveServerOptions.
   return parsed as Record<string, unknown>;
-}
-
-/** Keys the schema does not know: a typo in a file would otherwise be dropped without a word. */
-function unknownKeys(settings: Record<string, unknown>): string[] {
-  const known = new Set(Object.keys(ServerConfigSchema.shape));
-  const limits = new Set(Object.keys(LimitsSchema.shape));
-  const unknown = Object.keys(settings).filter((key) => !known.has(key));
-  const nested = settings.limits;
-  if (nested && typeof nested === "object" && !Array.isArray(nested)) {
-    unknown.push(...Object.keys(nested).filter((key) => !limits.has(key)).map((key) => `limits.${key}`));
-  }
-  return unknown;
 }
 
 export interface ResolvedOptions {
@@ -202,7 +203,7 @@ export function flagTableMarkdown(): string {
   const rows = SERVER_OPTIONS.map((option) => {
     const fallback = defaultText(option);
     const shownDefault = option.defaultText || fallback === "none" ? fallback : code(fallback);
-    return `| ${code(`--${option.flag}`)} | ${option.env.map(code).join(", ")} | ${option.key ? code(option.key) : "none"} | ${shownDefault} | ${cell(option.description)} |`;
+    return `| ${code(`--${option.flag}`)} | ${option.env.map(code).join(", ")} | ${option.key ? code(option.key) : "none"} | ${shownDefault} | ${cell(flagDescription(option))} |`;
   });
   return ["| flag | environment | config file | default | meaning |", "|---|---|---|---|---|", ...rows].join("\n");
 }
@@ -220,7 +221,7 @@ export function configTableMarkdown(): string {
     const option = flagged.get(key);
     const value = valueAt(defaults, key);
     const shown = option?.defaultText ?? (value === undefined || (Array.isArray(value) && !value.length) ? "none" : `\`${JSON.stringify(value)}\``);
-    return `| \`${key}\` | ${shown} | ${cell(description ?? option?.description ?? "")} |`;
+    return `| \`${key}\` | ${shown} | ${cell(description ?? (option ? optionDescription(option) : ""))} |`;
   };
   const rows: string[] = [];
   for (const [key, schema] of Object.entries(ServerConfigSchema.shape)) {

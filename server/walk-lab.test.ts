@@ -55,6 +55,13 @@ describe("walk-lab", () => {
     expect(lines.filter((line) => line.startsWith("PASS "))).toHaveLength(0);
   }, 120_000);
 
+  it("refuses a --step-timeout that is not a number of seconds, in words", async () => {
+    const lines: string[] = [];
+    const code = await main(["--server", server.url, "--token", TEST_TOKEN, "--step-timeout", "abc"], (line) => lines.push(line));
+    expect(code).toBe(2);
+    expect(lines.join("\n")).toContain('--step-timeout takes a number of seconds greater than 0, not "abc"');
+  });
+
   it("is refused a terminal with a foreign Origin, says so, and exits non-zero", async () => {
     const lines: string[] = [];
     const code = await main(["--server", server.url, "--token", TEST_TOKEN, "--origin", "http://evil.example:4791"], (line) => lines.push(line));

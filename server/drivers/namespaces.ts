@@ -32,7 +32,7 @@ import { containerdOutage, type ContainerdMode, type ContainerdSupervision } fro
 import { ENVIRONMENT_NAMESPACE_PREFIX, PendingNamespaceRemovals, removeContainerdNamespace } from "../environment/containerd-namespace.ts";
 import { LAB_IMAGES } from "../environment/images.ts";
 import { isRunning, killNamespaceProcesses, namespaceIds, processesInNamespaces, type NamespaceIds } from "../environment/namespace-processes.ts";
-import { CTR_CNI_PLUGIN_DIRS, MissingPrerequisitesError, cniPluginDir, missingCniPlugins, missingCommands, requireRegistry } from "../environment/prerequisites.ts";
+import { CTR_CNI_PLUGIN_DIRS, MissingPrerequisitesError, cniPluginDir, findCommand, missingCniPlugins, missingCommands, requireRegistry } from "../environment/prerequisites.ts";
 import { registryConfig, sessionHostsFile, WAIT_FOR_REGISTRY_BASH } from "../environment/registry.ts";
 import { CNI_CONFIG_DIR, provisionSharedInfra, type SharedInfra } from "../environment/shared-infra.ts";
 import { SYSTEM_CA_BUNDLE } from "../environment/pki.ts";
@@ -67,8 +67,7 @@ mount --bind "$dir/ca-bundle.crt" ${SYSTEM_CA_BUNDLE}
 mount --bind "$dir/cni" ${CNI_CONFIG_DIR}
 # ctr run --cni looks for plugins in a folder built into it (upstream /opt/cni/bin, Debian /usr/lib/cni):
 # the configured folder is bound over those, in this environment only, wherever the host keeps it.
-# A host with neither (NixOS) gets the upstream one, empty on the host (a read-only / may refuse it: then ctr finds none).
-if [ -n "$cni_plugins" ] && ! [ -d ${CTR_CNI_PLUGIN_DIRS[0]} ] && ! [ -d ${CTR_CNI_PLUGIN_DIRS[1]} ]; then mkdir -p ${CTR_CNI_PLUGIN_DIRS[0]} 2>/dev/null || true; fi
+# (A host with neither, NixOS, has had the upstream one made once by provisionSharedInfra.)
 for builtin in ${CTR_CNI_PLUGIN_DIRS.join(" ")}; do
   if [ -n "$cni_plugins" ] && [ -d "$builtin" ] && ! [ "$builtin" -ef "$cni_plugins" ]; then mount --bind "$cni_plugins" "$builtin"; fi
 done
@@ -88,8 +87,11 @@ exec sleep infinity
 const ENVIRONMENTS_DIR = "ns-environments";
 const PENDING_NAMESPACES_FILE = "pending-namespaces.json";
 
-/** Whether the registry the holder last started in an environment dir is running (a cheap look at /proc). */
-function registryRunning(dir: string): boolean {
+/**
+ * Whether the registry the holder last started in an environment dir is running (a cheap look at
+ * /proc). `registry` is the binary the holders run, resolved once at prepare (no PATH scan per health()).
+ */
+function registryRunning(dir: string, registry: string): boolean {
   let pid: number;
   try {
     pid = Number(readFileSync(path.join(dir, "registry.pid"), "utf8").trim());
@@ -99,7 +101,7 @@ function registryRunning(dir: string): boolean {
   if (!Number.isInteger(pid) || pid <= 0 || !isRunning(pid)) return false;
   try {
     // The pid of a registry that died may have gone to another process since.
-    return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === path.basename(requireRegistry()).slice(0, 15);
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === path.basename(registry).slice(0, 15);
   } catch {
     return false;
   }
@@ -119,10 +121,10 @@ function newEnvironmentId(): string {
   return randomBytes(8).toString("hex");
 }
 
-function startHolder(dir: string): Promise<{ pid: number; namespaces: NamespaceIds }> {
+function startHolder(dir: string, registry: string): Promise<{ pid: number; namespaces: NamespaceIds }> {
   return new Promise((resolve, reject) => {
     const log = openSync(path.join(dir, "holder.log"), "a");
-    const holder = spawn("unshare", ["--mount", "--propagation", "private", "--net", "bash", "-c", HOLDER_SCRIPT, "holder", dir, requireRegistry(), cniPluginDir() ?? ""], {
+    const holder = spawn("unshare", ["--mount", "--propagation", "private", "--net", "bash", "-c", HOLDER_SCRIPT, "holder", dir, registry, cniPluginDir() ?? ""], {
       // Own process group: the lab server's Ctrl-C must not take environments down before dispose.
       detached: true,
       stdio: ["ignore", "pipe", log],
@@ -175,6 +177,8 @@ export class NamespacesDriver implements SessionDriver {
   private readonly environments = new Set<NamespacesEnvironment>();
   private labs: LabCatalog | undefined;
   private infra: SharedInfra | undefined;
+  /** The registry binary every holder runs, resolved once at prepare. */
+  private registry: string | undefined;
   private preparing: Promise<void> | undefined;
   private readonly healthListeners = new Set<(health: DriverHealth) => void>();
   private unsubscribeContainerd: (() => void) | undefined;
@@ -217,7 +221,7 @@ export class NamespacesDriver implements SessionDriver {
     for (const environment of this.environments) {
       const dir = path.dirname(environment.home);
       if (!isRunning(environment.holderPid)) reasons.push(`lab environment ${environment.id} has ended: its holder process is gone`);
-      else if (!registryRunning(dir)) reasons.push(`the image registry of lab environment ${environment.id} is restarting`);
+      else if (!registryRunning(dir, this.registry ??= requireRegistry())) reasons.push(`the image registry of lab environment ${environment.id} is restarting`);
     }
     return { status: reasons.length ? "degraded" : "ok", reasons };
   }
@@ -289,6 +293,7 @@ export class NamespacesDriver implements SessionDriver {
         containerdSupervision: this.options.containerdSupervision,
       });
       this.infra = infra;
+      this.registry = requireRegistry();
       this.unsubscribeContainerd = infra.containerd.onStateChange((state) => {
         this.healthChanged();
         if (state.up) void this.retryPendingRemovals();
@@ -362,7 +367,7 @@ export class NamespacesDriver implements SessionDriver {
 
     let holder: { pid: number; namespaces: NamespaceIds };
     try {
-      holder = await startHolder(dir);
+      holder = await startHolder(dir, this.registry ??= requireRegistry());
     } catch (error) {
       rmSync(dir, { recursive: true, force: true });
       throw error;
@@ -382,7 +387,8 @@ export class NamespacesDriver implements SessionDriver {
       ...(infra.containerd.logFile ? { NWL_CONTAINERD_LOG: infra.containerd.logFile } : {}),
     });
     const enter = ["nsenter", "--target", String(holder.pid), "--mount", "--net", `--wd=${home}`, "--"];
-    const shell = this.options.shell ?? "/bin/bash";
+    // Found on PATH, never a fixed /bin/bash: NixOS has none.
+    const shell = this.options.shell ?? findCommand("bash") ?? "bash";
     const maxOutputBytes = this.options.maxScriptOutputBytes ?? 64 * 1024;
     const environments = this.environments;
     const removeNamespace = () => this.removeNamespace(infra, namespace, id);

@@ -4,8 +4,8 @@ import { findCommand, installAdvice, missingCniPlugins, missingCommands } from "
 describe("prerequisites", () => {
   it("names the Debian package of a missing command", () => {
     expect(missingCommands([{ name: "etcd" }])).toEqual([]);
-    expect(installAdvice({ name: "etcdctl" })).toBe("apt-get install etcd-client");
-    expect(installAdvice({ name: "docker-registry" })).toBe("apt-get install docker-registry");
+    expect(installAdvice({ name: "etcdctl" })).toBe("Debian: apt-get install etcd-client; NixOS: pkgs.etcd on the service's path");
+    expect(installAdvice({ name: "docker-registry" })).toBe("Debian: apt-get install docker-registry");
   });
 
   it("says how to get a command Debian does not have", () => {

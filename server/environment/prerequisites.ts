@@ -36,6 +36,37 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   watch: "procps",
 };
 
+/** nixpkgs attributes of the commands, for the NixOS half of the advice. */
+export const NIXOS_PACKAGES: Readonly<Record<string, string>> = {
+  containerd: "containerd",
+  ctr: "containerd",
+  runc: "runc",
+  etcd: "etcd",
+  etcdctl: "etcd",
+  openssl: "openssl",
+  cfssl: "cfssl",
+  "nix-instantiate": "nix",
+  unshare: "util-linux",
+  nsenter: "util-linux",
+  setpriv: "util-linux",
+  pivot_root: "util-linux",
+  script: "util-linux",
+  mount: "util-linux",
+  umount: "util-linux",
+  su: "shadow (NixOS's setuid wrapper /run/wrappers/bin/su)",
+  hostname: "hostname-debian",
+  env: "coreutils",
+  stat: "coreutils",
+  cp: "coreutils",
+  ip: "iproute2",
+  ss: "iproute2",
+  tar: "gnutar",
+  gzip: "gzip",
+  bash: "bash",
+  git: "git",
+  watch: "procps",
+};
+
 /**
  * Where CNI plugins usually are, in the order looked at when the config names
  * no folder: Debian's containernetworking-plugins, the upstream default, and
@@ -46,7 +77,7 @@ export const USUAL_CNI_PLUGIN_DIRS = ["/usr/lib/cni", "/opt/cni/bin", "/run/curr
 /** Where `ctr run --cni` looks for plugins, built into ctr (upstream, Debian's patch): environments bind the configured folder there. */
 export const CTR_CNI_PLUGIN_DIRS = ["/opt/cni/bin", "/usr/lib/cni"] as const;
 
-/** The registry binary's names: Debian's docker-registry, nixpkgs' docker-distribution (`registry`). */
+/** The registry binary's names: Debian's docker-registry, nixpkgs' `distribution` package (`registry`). */
 export const REGISTRY_COMMANDS = ["docker-registry", "registry"] as const;
 
 /** What the config may name instead of a search (NWL_CNI_PLUGIN_DIR, NWL_REGISTRY, NWL_BUSYBOX). */
@@ -142,10 +173,17 @@ export function findCommand(name: string, searchPath = process.env.PATH ?? ""): 
   return undefined;
 }
 
+/**
+ * What to do about a missing command, in the same words everywhere (doctor, a driver's or a lab's
+ * missing commands): the lab's own `install` when it gives one, else the Debian package and the
+ * nixpkgs one.
+ */
 export function installAdvice(requirement: Requirement): string {
   if (requirement.install) return requirement.install;
   const pkg = DEBIAN_PACKAGES[requirement.name];
-  return pkg ? `apt-get install ${pkg}` : "it is not packaged for Debian: use the NixOS lab VM";
+  const nixos = NIXOS_PACKAGES[requirement.name];
+  if (!pkg) return nixos ? `not packaged for Debian: use the NixOS lab VM; NixOS: pkgs.${nixos} on the service's path` : "it is not packaged for Debian: use the NixOS lab VM";
+  return nixos ? `Debian: apt-get install ${pkg}; NixOS: pkgs.${nixos} on the service's path` : `Debian: apt-get install ${pkg}`;
 }
 
 /** Names every missing command with how to install it; empty when all are there. */
@@ -218,8 +256,22 @@ export function driverPrerequisiteProblems(): string[] {
   const missing: string[] = [];
   if (process.getuid?.() !== 0) missing.push("must run as root (mount and network namespaces, containerd)");
   if (process.platform !== "linux") missing.push("needs Linux namespaces");
-  missing.push(...missingCommands(DRIVER_COMMANDS), ...missingRegistry(), ...missingStaticBusybox(), ...missingCniPlugins(["loopback"]));
+  missing.push(...sharedInfraProblems());
   return missing;
+}
+
+/**
+ * What provisionSharedInfra needs besides root and Linux (the same check every driver that
+ * starts containerd meets): the driver's commands, the registry, a static busybox and the CNI
+ * loopback plugin. `skipCommands`: commands the caller already reports in its own words.
+ */
+export function sharedInfraProblems(skipCommands: readonly string[] = []): string[] {
+  return [
+    ...missingCommands(DRIVER_COMMANDS.filter((command) => !skipCommands.includes(command.name))),
+    ...missingRegistry(),
+    ...missingStaticBusybox(),
+    ...missingCniPlugins(["loopback"]),
+  ];
 }
 
 export function assertDriverPrerequisites(): void {

@@ -14,7 +14,7 @@ import { startContainerd, type ContainerdMode, type ContainerdService, type Cont
 import { removeContainerdNamespace } from "./containerd-namespace.ts";
 import { ensureLabImages, type LabImageSet } from "./images.ts";
 import { ensureLabPki, type LabPki } from "./pki.ts";
-import { assertDriverPrerequisites } from "./prerequisites.ts";
+import { assertDriverPrerequisites, CTR_CNI_PLUGIN_DIRS } from "./prerequisites.ts";
 import { seedRegistry } from "./registry.ts";
 
 /** Where ctr looks for CNI configs; sessions mount their own folder over it. */
@@ -51,6 +51,10 @@ export async function provisionSharedInfra(options: {
   mkdirSync(dataDir, { recursive: true });
   // The mount point must exist on the host; sessions mount their own folder over it.
   if (!existsSync(CNI_CONFIG_DIR)) mkdirSync(CNI_CONFIG_DIR, { recursive: true });
+  // ctr run --cni looks for plugins in a folder built into it; environments bind the configured
+  // folder there. A host with neither (NixOS) gets the upstream one, made once here, so a host
+  // that refuses it (a read-only /) stops the start instead of leaving ctr without plugins.
+  if (!CTR_CNI_PLUGIN_DIRS.some((dir) => existsSync(dir))) mkdirSync(CTR_CNI_PLUGIN_DIRS[0], { recursive: true });
   const containerd = await timed("containerd", () => startContainerd({ dir: path.join(dataDir, "containerd"), mode: options.containerd, supervision: options.containerdSupervision }));
   try {
     const pki = await timed("pki", () => ensureLabPki(path.join(dataDir, "pki")));

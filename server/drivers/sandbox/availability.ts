@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync, rmdirSync, mkdirSync } from "node:fs";
 import path from "node:path";
-import { findCommand, missingRegistry, registryCommand } from "../../environment/prerequisites.ts";
+import { findCommand, registryCommand, sharedInfraProblems } from "../../environment/prerequisites.ts";
 import { INSIDE_BASH, SANDBOX_PATH, TERMINAL_COMMAND } from "./enter.ts";
 import { cgroupLayout, type CgroupHost } from "../../environment/cgroups.ts";
 
@@ -27,11 +27,16 @@ export const SANDBOX_COMMANDS = [
  */
 const INSIDE_COMMANDS = ["containerd", "containerd-shim-runc-v2", "ctr", "runc", "ip", "mount", "umount", "pivot_root", "hostname", "ps"] as const;
 
+/** The CNI loopback plugin as ctr inside a sandbox finds it (the host's /usr/lib/cni; --cni-plugin-dir is not used there). */
+export const SANDBOX_CNI_LOOPBACK = "/usr/lib/cni/loopback";
+
 export function missingInsideSandbox(): string[] {
   const registry = registryCommand();
   const names = [...INSIDE_COMMANDS, ...(registry ? [path.basename(registry)] : [])];
   const missing = names.filter((name) => !findCommandIn(name, SANDBOX_PATH));
-  const fixed = [INSIDE_BASH, TERMINAL_COMMAND[0]!].filter((file) => !isExecutable(file));
+  // ctr run --cni finds plugins in its built-in folder: the sandbox's is the host's /usr/lib/cni
+  // (it does not bind --cni-plugin-dir there), so loopback must be in that one.
+  const fixed = [INSIDE_BASH, TERMINAL_COMMAND[0]!, SANDBOX_CNI_LOOPBACK].filter((file) => !isExecutable(file));
   const all = [...missing, ...fixed];
   if (!all.length) return [];
   return [
@@ -95,7 +100,9 @@ export function sandboxAvailability(options: { cgroupParent?: string; probeUid?:
   if (process.getuid?.() !== 0) reasons.push("the lab server must run as root (it writes uid maps and makes cgroups)");
   const missing = SANDBOX_COMMANDS.filter((command) => !findCommand(command));
   if (missing.length) reasons.push(`commands not found: ${missing.join(", ")} (util-linux, iproute2, containerd, runc)`);
-  reasons.push(...missingRegistry(), ...missingInsideSandbox());
+  // SandboxDriver.start() provisions the shared infrastructure, which asserts these too
+  // (root is checked above, the commands both name once, in the words above).
+  reasons.push(...sharedInfraProblems(SANDBOX_COMMANDS), ...missingInsideSandbox());
   reasons.push(...userNamespaceKnobs(options.procRoot));
   const old = kernelTooOld(options.procRoot);
   if (old) reasons.push(old);
