@@ -75,7 +75,7 @@ describe("doctor", () => {
     expect(renamed.stdout).toMatch(new RegExp(`ok {7}registry {2,}${work}/registry-renamed/bin/registry {2}\\(`));
     expect(renamed.status).toBe(0);
     const none = doctor({ PATH: pathWithout("no-registry", ["docker-registry", "registry"]) }, ["--driver", "host-namespaces"]);
-    expect(none.stdout).toContain("no image registry: neither docker-registry nor registry is on PATH (Debian: apt-get install docker-registry; NixOS: pkgs.docker-distribution)");
+    expect(none.stdout).toContain("no image registry: neither docker-registry nor registry is on PATH (Debian: apt-get install docker-registry; NixOS: pkgs.distribution)");
     expect(none.stdout).toContain("MISSING  host-namespaces: cannot run:");
     expect(none.status).toBe(1);
   });

@@ -212,7 +212,7 @@ export function missingRegistry(): string[] {
   return [
     named
       ? `the registry \`${named}\` (--registry) is not an executable on PATH`
-      : `no image registry: neither docker-registry nor registry is on PATH (Debian: apt-get install docker-registry; NixOS: pkgs.docker-distribution)`,
+      : `no image registry: neither docker-registry nor registry is on PATH (Debian: apt-get install docker-registry; NixOS: pkgs.distribution)`,
   ];
 }
 
