@@ -83,3 +83,85 @@ describe("resume", () => {
     await second.close();
   });
 });
+
+describe("skip ahead (a client that draws a terminal, as the page does)", () => {
+  it("skips a client that falls behind a flood to the flood's last screen, then goes on live", async () => {
+    const { Terminal } = (await import("@xterm/headless")).default;
+    const client = await ProtocolClient.connect(server.url, { autoAck: false, skipAhead: true, cols: 80, rows: 24 });
+    // The lab's prompt marks stay (PROMPT_COMMAND is kept): the client must learn that the prompt came back.
+    client.type("PS1='$ '; echo READY-$((20+22))\r");
+    await client.waitForText("READY-42");
+    client.ack();
+    const start = client.offset;
+    client.type("seq 1 1000000; echo FLOOD-DONE-$((4+4))\r");
+    // A slow screen: it processes what it has every 200 ms (under 2 MB/s), and the flood is 6.9 MB.
+    const began = performance.now();
+    /** What the client shows: its last repaint, then the output after it. */
+    const shown = () => {
+      const last = client.repaints.length - 1;
+      if (last < 0) return { repaint: Buffer.alloc(0), after: client.output };
+      return { repaint: client.repaints[last]!, after: client.output.subarray(client.repaintsAt[last]! - (client.received - client.output.length)) };
+    };
+    for (;;) {
+      client.ack();
+      await sleep(200);
+      const { repaint, after } = shown();
+      const text = repaint.toString("latin1") + after.toString("latin1");
+      if (text.includes("FLOOD-DONE-8") && text.lastIndexOf("\x1b]133;A\x07") > text.indexOf("FLOOD-DONE-8")) break;
+      if (performance.now() - began > 20_000) throw new Error(`no end of the flood in 20 s; repaints: ${client.repaints.length}, received ${client.received - start}, offset ${client.offset - start}, tail ${JSON.stringify(client.text.slice(-200))}`);
+    }
+    await sleep(300);
+    client.ack();
+    const streamed = client.offset - start;
+    // Most of the flood was skipped: far fewer bytes went to the client than the program printed.
+    expect(client.repaints.length).toBeGreaterThanOrEqual(1);
+    expect(streamed).toBeGreaterThan(6_500_000);
+    expect(client.received - start).toBeLessThan(streamed / 2);
+
+    // What the client shows is the whole stream's screen.
+    const screen = new Terminal({ cols: 80, rows: 24, scrollback: 0, allowProposedApi: true });
+    const { repaint, after } = shown();
+    await new Promise<void>((resolve) => screen.write(repaint, () => screen.write(after, resolve)));
+    const lines = Array.from({ length: 24 }, (_, y) => screen.buffer.active.getLine(y)!.translateToString(true).trim()).filter((line) => line !== "");
+    const done = lines.indexOf("FLOOD-DONE-8");
+    expect(done, lines.join("|")).toBeGreaterThan(0);
+    // The numbers before it are the sequence's last ones, in order, none missing.
+    const numbers = lines.slice(0, done).filter((line) => /^\d+$/.test(line)).map(Number);
+    expect(numbers.length).toBeGreaterThan(10);
+    expect(numbers.at(-1)).toBe(1000000);
+    numbers.forEach((n, i) => i > 0 && expect(n).toBe(numbers[i - 1]! + 1));
+    expect(lines.at(-1)).toBe("$");
+    screen.dispose();
+
+    // Live again: an echo comes as output, not as a repaint.
+    const repaints = client.repaints.length;
+    client.type("echo AFTER-SKIP-$((6*7))\r");
+    for (let i = 0; i < 100 && !client.text.includes("AFTER-SKIP-42"); i++) {
+      client.ack();
+      await sleep(20);
+    }
+    expect(client.text).toContain("AFTER-SKIP-42");
+    expect(client.repaints.length).toBe(repaints);
+    await client.close();
+  });
+
+  it("gives a client that is behind when the shell exits the last screen before the exit", async () => {
+    const client = await ProtocolClient.connect(server.url, { autoAck: false, skipAhead: true, cols: 80, rows: 24 });
+    client.type("PS1='$ '; echo READY-$((20+22))\r");
+    await client.waitForText("READY-42");
+    client.ack();
+    client.type("seq 1 1000000; exit 3\r");
+    const began = performance.now();
+    while (client.exitCode === undefined) {
+      client.ack();
+      await sleep(200);
+      if (performance.now() - began > 20_000) throw new Error(`no exit in 20 s; repaints: ${client.repaints.length}`);
+    }
+    expect(client.exitCode).toBe(3);
+    expect(client.repaints.length).toBeGreaterThanOrEqual(1);
+    const last = client.repaints.length - 1;
+    const shown = client.repaints[last]!.toString() + client.output.subarray(client.repaintsAt[last]! - (client.received - client.output.length)).toString();
+    expect(shown).toMatch(/999999\r?\n(\x1b\[[0-9;]*[A-Za-z])*1000000/);
+    await client.close();
+  });
+});

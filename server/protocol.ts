@@ -18,6 +18,10 @@
  * while more than a high watermark is unacknowledged. A client that
  * reconnects says the offset it has: the server replays from there, or
  * repaints the screen when that offset has left its replay buffer.
+ * A client that draws a terminal says `skipAhead` in its hello: when it falls
+ * more than a megabyte behind a flood, the program runs on and the client
+ * gets repaints of the latest screen instead of every byte, each acked with
+ * its offset once drawn (terminal-session.ts).
  */
 import { z } from "zod";
 import { EnvironmentState } from "./lab-api-protocol.ts";
@@ -68,6 +72,10 @@ export const Hello = z.object({
   cols: size,
   rows: size,
   token: z.string().max(512).optional().describe("Access token, when the server requires one"),
+  skipAhead: z
+    .boolean()
+    .optional()
+    .describe("The client draws a terminal: when it falls behind a flood, the server may send one repaint of the screen for the output it skips, instead of every byte"),
 });
 export const Resize = z.object({ type: z.literal("resize"), cols: size, rows: size });
 export const Ack = z.object({

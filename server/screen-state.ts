@@ -1,13 +1,17 @@
 /**
- * The screen as it stood at the replay buffer's start, for a client whose gap
- * is larger than the buffer (a reload, a long absence): it gets this screen
- * repainted, then the buffer replayed.
+ * The session's screen as a headless xterm sees it, for a client that is
+ * behind: a reload or a long absence (its gap left the replay buffer), or a
+ * terminal that cannot draw a flood as fast as the program prints it (the
+ * server skips it ahead, terminal-session.ts). Such a client gets a repaint
+ * of this screen and the stream from where the screen stands.
  *
- * Parsing every evicted byte through a headless xterm would cost a flood
- * nearly half its throughput, so evicted output is only queued (bounded) and
+ * Parsing every byte through a headless xterm would cost a flood nearly half
+ * its throughput, so by default only evicted output is queued (bounded) and
  * parsed when output pauses or a repaint is asked for. When a flood overruns
  * the queue, the oldest part is dropped and the screen is rebuilt from the
  * tail kept, which still holds far more than the screen and its scrollback.
+ * While a client is being skipped ahead, `follow` parses every byte as it
+ * comes instead, so the screen is whole whatever the flood's length.
  * Created lazily: a session whose output fits in the buffer never pays for it.
  */
 import { createRequire } from "node:module";
@@ -17,22 +21,45 @@ const require = createRequire(import.meta.url);
 type HeadlessModule = typeof import("@xterm/headless");
 type SerializeModule = typeof import("@xterm/addon-serialize");
 
-const SCROLLBACK_LINES = 1000;
+/** Lines of scrollback a repaint carries (serializing 1,000 takes ~6 ms here; 5,000, ~80 ms). */
+export const REPAINT_SCROLLBACK_LINES = 1000;
 /** Evicted output waiting to be parsed; beyond it the oldest is dropped. */
 const MAX_QUEUED_BYTES = 1024 * 1024;
 /** Parse queued output once the session has been quiet this long. */
 const IDLE_PARSE_MS = 300;
 
+/** Where the stream's bytes after the evicted ones are: the replay buffer. */
+export interface StreamTail {
+  readonly end: number;
+  since(offset: number): readonly Buffer[] | undefined;
+}
+
+export interface Repaint {
+  /** The stream offset this screen stands at: the stream goes on from here. */
+  offset: number;
+  /** Escape sequences that redraw the screen and its scrollback. */
+  data: string;
+}
+
 export class ScreenState {
   private terminal: InstanceType<HeadlessModule["Terminal"]> | undefined;
   private serializer: InstanceType<SerializeModule["SerializeAddon"]> | undefined;
   /**
-   * Evicted output not parsed yet: the last MAX_QUEUED_BYTES of it, copied
-   * into a ring, so a flood's chunks are not kept alive into V8's old space.
+   * Evicted output not handed to the terminal yet: the last MAX_QUEUED_BYTES
+   * of it, copied into a ring, so a flood's chunks are not kept alive into
+   * V8's old space.
    */
   private queued = this.newQueue();
   /** Output was dropped from the queue: the screen restarts from the tail kept. */
   private overrun = false;
+  /** Bytes evicted from the replay buffer so far (they are the stream's first bytes). */
+  private evictedTo = 0;
+  /** Stream offset up to which bytes have been handed to the terminal (parsed, or queued in xterm's own write buffer). */
+  private handedTo = 0;
+  /** Parse every byte as it comes (a client is being skipped ahead), not only evicted ones. */
+  private following = false;
+  /** The shell's last prompt mark (OSC 133 A, C or D): a repaint says whether the prompt is back. */
+  private lastMark: string | undefined;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private lastFeedAt = 0;
   private cols: number;
@@ -43,18 +70,34 @@ export class ScreenState {
     this.rows = rows;
   }
 
+  /** Bytes the replay buffer evicted, in stream order. */
   feed(bytes: Buffer): void {
-    this.queued.append(bytes);
+    const from = this.evictedTo;
+    this.evictedTo += bytes.byteLength;
+    // Already parsed while following: nothing to keep.
+    if (this.evictedTo <= this.handedTo) return;
+    this.queued.append(from < this.handedTo ? bytes.subarray(this.handedTo - from) : bytes);
     // One timer per quiet spell, not one per chunk: it re-arms itself until output has paused.
     this.lastFeedAt = performance.now();
     if (!this.idleTimer) this.armIdleParse(IDLE_PARSE_MS);
+  }
+
+  /** While following, bytes appended to the stream are parsed at once (call after each append). */
+  appended(tail: StreamTail): void {
+    if (this.following) this.handOver(tail, tail.end);
+  }
+
+  /** Starts (or stops) parsing every byte as it comes, from where the stream ends now. */
+  follow(on: boolean, tail: StreamTail): void {
+    if (on && !this.following) this.handOver(tail, tail.end);
+    this.following = on;
   }
 
   private armIdleParse(ms: number): void {
     this.idleTimer = setTimeout(() => {
       const quiet = performance.now() - this.lastFeedAt;
       if (quiet < IDLE_PARSE_MS) this.armIdleParse(IDLE_PARSE_MS - quiet);
-      else void this.parseQueued();
+      else this.handOver(undefined, this.evictedTo);
     }, ms);
     this.idleTimer.unref();
   }
@@ -65,10 +108,22 @@ export class ScreenState {
     this.terminal?.resize(cols, rows);
   }
 
-  /** Escape sequences that redraw the screen and scrollback; empty when nothing was evicted. */
-  async serialize(): Promise<string> {
-    await this.parseQueued();
-    return this.serializer?.serialize({ scrollback: SCROLLBACK_LINES }) ?? "";
+  /**
+   * The screen at `offset` or later (never earlier than what was parsed
+   * already), once xterm has parsed up to there. `offset` must be at most
+   * the stream's end; bytes from the replay buffer's start are read from `tail`.
+   */
+  repaint(tail: StreamTail, offset: number): Promise<Repaint> {
+    this.handOver(tail, offset);
+    const terminal = this.ensureTerminal();
+    const at = this.handedTo;
+    // xterm calls back once everything written before has been parsed, and before anything written after: the screen is the one at `at`.
+    return new Promise((resolve) =>
+      terminal.write("", () => {
+        const mark = this.lastMark === "A" || this.lastMark === "D" ? `\x1b]133;${this.lastMark}\x07` : "";
+        resolve({ offset: at, data: this.serializer!.serialize({ scrollback: REPAINT_SCROLLBACK_LINES }) + mark });
+      }),
+    );
   }
 
   dispose(): void {
@@ -79,17 +134,27 @@ export class ScreenState {
     this.queued = this.newQueue();
   }
 
-  private parseQueued(): Promise<void> {
+  /** Hands the terminal every byte up to `offset`: the queued evicted ones, then the replay buffer's. */
+  private handOver(tail: StreamTail | undefined, offset: number): void {
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
-    if (this.queued.size === 0) return Promise.resolve();
+    if (this.queued.size > 0) {
+      const terminal = this.ensureTerminal();
+      if (this.overrun) terminal.reset();
+      this.overrun = false;
+      // xterm parses later: give it a copy, the ring is overwritten by the next output.
+      terminal.write(Buffer.concat(this.queued.since(this.queued.start)!));
+      this.queued = this.newQueue();
+      this.handedTo = this.evictedTo;
+    }
+    if (!tail || offset <= this.handedTo) return;
+    const views = tail.since(Math.max(this.handedTo, this.evictedTo));
+    if (!views) return;
     const terminal = this.ensureTerminal();
-    if (this.overrun) terminal.reset();
-    this.overrun = false;
-    // xterm parses later: give it a copy, the ring is overwritten by the next output.
-    const bytes = Buffer.concat(this.queued.since(this.queued.start)!);
-    this.queued = this.newQueue();
-    return new Promise((resolve) => terminal.write(bytes, resolve));
+    const wanted = offset - Math.max(this.handedTo, this.evictedTo);
+    const bytes = Buffer.concat(views as Buffer[]).subarray(0, wanted);
+    terminal.write(bytes);
+    this.handedTo = Math.max(this.handedTo, this.evictedTo) + bytes.byteLength;
   }
 
   private newQueue(): ReplayBuffer {
@@ -102,9 +167,13 @@ export class ScreenState {
     if (this.terminal) return this.terminal;
     const { Terminal } = require("@xterm/headless") as HeadlessModule;
     const { SerializeAddon } = require("@xterm/addon-serialize") as SerializeModule;
-    this.terminal = new Terminal({ cols: this.cols, rows: this.rows, scrollback: SCROLLBACK_LINES, allowProposedApi: true });
+    this.terminal = new Terminal({ cols: this.cols, rows: this.rows, scrollback: REPAINT_SCROLLBACK_LINES, allowProposedApi: true });
     this.serializer = new SerializeAddon();
     this.terminal.loadAddon(this.serializer);
+    this.terminal.parser.registerOscHandler(133, (data) => {
+      this.lastMark = data.split(";")[0];
+      return false;
+    });
     return this.terminal;
   }
 }

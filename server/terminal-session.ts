@@ -34,6 +34,11 @@ export interface EndReason {
   message: string;
 }
 
+export interface AttachOptions {
+  /** The client draws a terminal and takes a repaint when it falls behind a flood (Hello.skipAhead). */
+  skipAhead?: boolean;
+}
+
 export interface AttachResult {
   /** Offset the stream continues at for this client. */
   offset: number;
@@ -51,6 +56,28 @@ export type { InputResult };
 const FLUSH_BYTES = 256 * 1024;
 /** Output within this long after input is flushed at once, so echo stays fast. */
 const ECHO_WINDOW_MS = 10;
+/**
+ * Skip-ahead (clients that show a terminal and said so in their hello): when
+ * the program prints faster than the terminal draws, output beyond the
+ * client's window (the high watermark) waits here, and once the client has
+ * room again a backlog larger than this goes as one repaint of the screen
+ * (screen-state.ts) instead of byte by byte. Below it, the backlog goes as
+ * it is: a short burst is cheaper to send than to repaint.
+ */
+const SKIP_AHEAD_BYTES = 1024 * 1024;
+/**
+ * How far the program may run ahead of what a skip-ahead client processed
+ * before its pty is paused after all: a client that stops acking (a closed
+ * laptop) costs the server this much reading and parsing, not a flood's worth.
+ * Resumed below half of it.
+ */
+const RUN_AHEAD_BYTES = 8 * 1024 * 1024;
+/**
+ * Repaints of a flood go at most this often (a screen's worth of frames,
+ * not a repaint per ack): each costs the server a serialization (~6 ms for
+ * the screen and REPAINT_SCROLLBACK_LINES) and the client a parse.
+ */
+const REPAINT_INTERVAL_MS = 50;
 
 export interface TerminalSessionOptions {
   id: string;
@@ -85,6 +112,11 @@ export class TerminalSession {
   private claimedAck = 0;
   private acked = 0;
   private paused = false;
+  /** The attached client takes repaints when behind (AttachOptions.skipAhead). */
+  private skipAhead = false;
+  /** A skip-ahead repaint is being made or waits for its time: nothing else goes out meanwhile. */
+  private catchingUp = false;
+  private lastRepaintAt = 0;
   private pendingOutput: Buffer[] = [];
   private pendingOutputBytes = 0;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -121,7 +153,7 @@ export class TerminalSession {
    * the stream from `offset` when the buffer still holds it, else a repaint
    * of the screen followed by the whole buffer.
    */
-  async attach(client: SessionClient, offset: number | undefined, announce: (result: AttachResult) => void): Promise<void> {
+  async attach(client: SessionClient, offset: number | undefined, announce: (result: AttachResult) => void, options: AttachOptions = {}): Promise<void> {
     const generation = ++this.attachGeneration;
     const previous = this.client;
     this.client = undefined;
@@ -138,8 +170,9 @@ export class TerminalSession {
     let screen: string | undefined;
     if (!this.stream.since(from)) {
       replay = "repaint";
-      from = this.stream.start;
-      screen = this.repaints ? await this.repaints.run(() => this.stream.snapshot()) : await this.stream.snapshot();
+      const repaint = this.repaints ? await this.repaints.run(() => this.stream.repaint(this.stream.start)) : await this.stream.repaint(this.stream.start);
+      from = repaint.offset;
+      screen = repaint.data;
     }
     if (this.ended || generation !== this.attachGeneration) return;
     if (!client.isOpen) {
@@ -150,6 +183,8 @@ export class TerminalSession {
     }
     announce({ offset: from, replay });
     this.client = client;
+    this.skipAhead = options.skipAhead ?? false;
+    this.catchingUp = false;
     this.sent = this.written = this.claimedAck = this.acked = from;
     if (screen !== undefined) client.repaint(from, Buffer.from(screen, "utf8"));
     if (this.stream.end > from) this.send(from, this.stream.since(from)!);
@@ -187,6 +222,7 @@ export class TerminalSession {
     const acked = Math.min(this.claimedAck, this.written);
     if (acked <= this.acked) return;
     this.acked = acked;
+    if (this.skipAhead) this.pump();
     this.updateFlow();
   }
 
@@ -195,6 +231,8 @@ export class TerminalSession {
     if (this.client !== client) return;
     this.flushOutput();
     this.client = undefined;
+    this.skipAhead = false;
+    this.stream.follow(false);
     this.startGrace(graceMs);
   }
 
@@ -246,6 +284,11 @@ export class TerminalSession {
       this.updateFlow();
       return;
     }
+    if (this.skipAhead) {
+      this.pump();
+      this.updateFlow();
+      return;
+    }
     this.pendingOutput.push(data);
     this.pendingOutputBytes += data.byteLength;
     if (this.pendingOutputBytes >= FLUSH_BYTES || performance.now() - this.lastInputAt < ECHO_WINDOW_MS) {
@@ -268,12 +311,81 @@ export class TerminalSession {
     this.send(this.stream.end - bytes, chunks);
   }
 
+  /**
+   * A skip-ahead client's output: what the window of unacknowledged output
+   * (the high watermark) has room for goes out, coalesced as for any client;
+   * a backlog beyond SKIP_AHEAD_BYTES, or one the replay buffer no longer
+   * holds, goes as a repaint. While the client is behind, the screen parses
+   * every byte, so that repaint is exact.
+   */
+  private pump(coalesced = false): void {
+    const client = this.client;
+    if (!client || this.catchingUp) return;
+    const backlog = this.stream.end - this.sent;
+    if (backlog === 0) {
+      this.stream.follow(false);
+      return;
+    }
+    if (this.sent - this.acked >= this.limits.highWatermarkBytes) {
+      this.stream.follow(true);
+      return;
+    }
+    const chunks = this.stream.since(this.sent);
+    if (!chunks || backlog > SKIP_AHEAD_BYTES) {
+      void this.catchUp(client);
+      return;
+    }
+    if (coalesced || backlog >= FLUSH_BYTES || performance.now() - this.lastInputAt < ECHO_WINDOW_MS) {
+      clearTimeout(this.flushTimer);
+      this.flushTimer = undefined;
+      this.send(this.sent, chunks);
+    } else if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = undefined;
+        this.pump(true);
+      }, this.limits.coalesceMs);
+    }
+  }
+
+  /**
+   * Skips a client that fell behind to the screen as it stands now: one
+   * repaint, then the stream from there. The client acks the repaint's
+   * offset once it has drawn it; until then the window counts everything
+   * before it as outstanding, so repaints go no faster than the client
+   * draws them (and no more often than REPAINT_INTERVAL_MS).
+   */
+  private async catchUp(client: SessionClient): Promise<void> {
+    this.catchingUp = true;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const generation = this.attachGeneration;
+    const wait = this.lastRepaintAt + REPAINT_INTERVAL_MS - performance.now();
+    if (wait > 0 && !this.exitStatus) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (this.ended || generation !== this.attachGeneration || this.client !== client) return;
+    const repaint = await this.stream.repaint(this.stream.end);
+    if (this.ended || generation !== this.attachGeneration || this.client !== client) return;
+    this.catchingUp = false;
+    if (!client.isOpen) return;
+    this.lastRepaintAt = performance.now();
+    // Nothing before the repaint's offset will be sent any more; the client's ack of that offset makes room again.
+    this.sent = this.written = Math.max(this.sent, repaint.offset);
+    client.repaint(repaint.offset, Buffer.from(repaint.data, "utf8"));
+    if (this.exitStatus) {
+      this.drainAndExit(client);
+      return;
+    }
+    this.pump();
+    this.updateFlow();
+  }
+
   private updateFlow(): void {
     const unacked = this.stream.end - this.acked;
-    if (!this.paused && unacked > this.limits.highWatermarkBytes && !this.exitStatus) {
+    const high = this.skipAhead ? RUN_AHEAD_BYTES : this.limits.highWatermarkBytes;
+    const low = this.skipAhead ? RUN_AHEAD_BYTES / 2 : this.limits.lowWatermarkBytes;
+    if (!this.paused && unacked > high && !this.exitStatus) {
       this.paused = true;
       this.shell.pause();
-    } else if (this.paused && unacked < this.limits.lowWatermarkBytes) {
+    } else if (this.paused && unacked < low) {
       this.paused = false;
       this.shell.resume();
     }
@@ -282,11 +394,33 @@ export class TerminalSession {
   private onExit(code: number, signal: number | undefined): void {
     this.exitStatus = { code, signal };
     this.flushOutput();
-    this.client?.exit(code, signal);
+    const client = this.client;
     // Without a client the exit is reported on the next attach; the session
     // ends once that client has it, or when the grace period runs out.
-    if (this.client) this.end();
-    else if (!this.graceTimer) this.startGrace(this.limits.graceMs);
+    if (!client) {
+      if (!this.graceTimer) this.startGrace(this.limits.graceMs);
+      return;
+    }
+    if (!this.skipAhead) this.finishExit(client);
+    // catchUp finishes the exit when it is done.
+    else if (!this.catchingUp) this.drainAndExit(client);
+  }
+
+  /** A skip-ahead client's last output before the exit: what the window held back goes now (nothing follows it), or a repaint. */
+  private drainAndExit(client: SessionClient): void {
+    const backlog = this.stream.end - this.sent;
+    const chunks = this.stream.since(this.sent);
+    if (backlog > SKIP_AHEAD_BYTES || !chunks) {
+      void this.catchUp(client);
+      return;
+    }
+    if (backlog > 0) this.send(this.sent, chunks);
+    this.finishExit(client);
+  }
+
+  private finishExit(client: SessionClient): void {
+    client.exit(this.exitStatus!.code, this.exitStatus!.signal);
+    this.end();
   }
 
   private startGrace(graceMs: number): void {

@@ -179,7 +179,7 @@ export function handleTerminalSocket(socket: WebSocket, context: TerminalSocketC
         send({ type: "welcome", version: PROTOCOL_VERSION, session: id, environment: environment.id, offset, replay });
         // A new shell in an environment the lab prepared (a continued lab's solves) starts by showing what ran.
         if (replay === "new") for (const activity of sessions.historyOf(environment)) send(activity);
-      });
+      }, { skipAhead: hello.skipAhead });
       logger.info({ lab: hello.lab, resumed: Boolean(hello.session) }, "terminal attached");
     } catch (error) {
       if (error instanceof SessionError) {

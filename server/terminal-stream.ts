@@ -5,7 +5,7 @@
  * (lazily), so a client too far behind gets a repaint instead.
  */
 import { ReplayBuffer } from "./replay-buffer.ts";
-import { ScreenState } from "./screen-state.ts";
+import { ScreenState, type Repaint } from "./screen-state.ts";
 
 export class TerminalStream {
   private readonly replay: ReplayBuffer;
@@ -28,6 +28,7 @@ export class TerminalStream {
 
   append(data: Buffer): void {
     this.replay.append(data);
+    this.screen.appended(this.replay);
   }
 
   /** The bytes from `offset` to the end (views of the ring: copy before keeping), or undefined once evicted. */
@@ -35,9 +36,17 @@ export class TerminalStream {
     return this.replay.since(offset);
   }
 
-  /** The screen as of `start`, as escape sequences that redraw it. */
-  snapshot(): Promise<string> {
-    return this.screen.serialize();
+  /**
+   * The screen at `offset` (from `start` to `end`) or later, as escape
+   * sequences that redraw it, and the offset the stream goes on from.
+   */
+  repaint(offset: number): Promise<Repaint> {
+    return this.screen.repaint(this.replay, offset);
+  }
+
+  /** Parses every byte as it comes while a client is skipped ahead (see ScreenState). */
+  follow(on: boolean): void {
+    this.screen.follow(on, this.replay);
   }
 
   resize(cols: number, rows: number): void {

@@ -43,6 +43,8 @@ export interface ProtocolClientOptions {
   origin?: string;
   /** Host header of the upgrade (a DNS-rebinding page sends its own name). */
   host?: string;
+  /** Say in the hello that this client takes repaints when it falls behind (as the page does). */
+  skipAhead?: boolean;
 }
 
 /** The operator token test servers use (server/testing/lab-server.ts). */
@@ -68,6 +70,8 @@ export class ProtocolClient {
   closeCode: number | undefined;
   closeReason = "";
   repaints: Buffer[] = [];
+  /** For each repaint, how many output bytes had been received before it (where it falls in `output`). */
+  readonly repaintsAt: number[] = [];
   /** Stream offset just past the last byte received. */
   offset = 0;
   received = 0;
@@ -106,10 +110,14 @@ export class ProtocolClient {
       onPageHide: () => {},
       // A test types frames as it gives them (one over the server's maxPayload, too); the page splits at 64 KiB.
       inputFrameBytes: Number.MAX_SAFE_INTEGER,
+      skipAhead: options.skipAhead,
       createSocket: (url, protocol) => (created = new NodeWebSocket(url, protocol, { origin: options.origin, host: options.host })),
       onOutput: (data, processed) => this.receiveOutput(data, processed),
-      onRepaint: (data) => {
+      onRepaint: (data, processed) => {
         this.repaints.push(Buffer.from(data));
+        this.repaintsAt.push(this.received);
+        if (this.autoAck) processed();
+        else this.unprocessed = processed;
         this.offset = this.connection.streamOffset;
         this.notify();
       },

@@ -62,8 +62,12 @@ export interface TerminalConnectionOptions {
   token?: string | (() => string | undefined);
   /** Write to xterm and call processed() from term.write's callback. */
   onOutput(data: Uint8Array, processed: () => void): void;
-  /** Screen state after a gap too large to replay: reset the terminal, then write it. */
-  onRepaint(data: Uint8Array): void;
+  /**
+   * Screen state after a gap too large to replay, or skipped ahead to
+   * (skipAhead): reset the terminal, write it, and call processed() from
+   * term.write's callback (the server sends the next repaint only then).
+   */
+  onRepaint(data: Uint8Array, processed: () => void): void;
   /** `closeCode` comes with "closed": why the connection stopped for good (e.g. 4401, 4404). */
   onStatus(status: ConnectionStatus, detail?: string, closeCode?: number): void;
   onWelcome(info: WelcomeInfo): void;
@@ -92,6 +96,12 @@ export interface TerminalConnectionOptions {
   resume?: { session: string; offset: number };
   /** Input goes in frames of at most this many bytes (64 KiB); the server's tests send frames whole. */
   inputFrameBytes?: number;
+  /**
+   * A terminal on screen: when it falls behind a flood, the server may skip
+   * it ahead with a repaint (onRepaint) instead of every byte. Off for
+   * clients that need every byte (tests, the bench's transport figures).
+   */
+  skipAhead?: boolean;
 }
 
 /** Input is sent in frames of at most this size, well under the server's maxPayload. */
@@ -255,6 +265,7 @@ export class TerminalConnection {
         cols: this.cols,
         rows: this.rows,
         token: this.token(),
+        ...(this.options.skipAhead ? { skipAhead: true } : {}),
       });
     };
     socket.onmessage = (event) => this.receive(event.data);
@@ -295,7 +306,10 @@ export class TerminalConnection {
     }
     if (frame.kind === FrameKind.repaint) {
       this.received = this.processed = this.acked = frame.offset;
-      this.options.onRepaint(frame.payload);
+      const socket = this.socket;
+      this.options.onRepaint(frame.payload, () => {
+        if (this.socket === socket && this.welcomed) this.send({ type: "ack", offset: frame.offset });
+      });
       return;
     }
     // Replay may overlap what we already have: keep only the new bytes.

@@ -176,14 +176,16 @@ export class TerminalView {
       cols: term.cols,
       rows: term.rows,
       token: options.token,
+      // A flood the screen cannot keep up with is skipped ahead to its latest screen (server/terminal-session.ts).
+      skipAhead: true,
       onOutput: (data, processed) => {
         this.lastOutputAt = performance.now();
         term.write(data, processed);
       },
-      onRepaint: (data) => {
+      onRepaint: (data, processed) => {
         this.lastOutputAt = performance.now();
         term.reset();
-        term.write(data);
+        term.write(data, processed);
       },
       onStatus: (status, detail, closeCode) => {
         this.connected = status === "connected";
