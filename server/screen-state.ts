@@ -110,10 +110,11 @@ export class ScreenState {
 
   /**
    * The screen at `offset` or later (never earlier than what was parsed
-   * already), once xterm has parsed up to there. `offset` must be at most
-   * the stream's end; bytes from the replay buffer's start are read from `tail`.
+   * already), with `scrollback` lines above it, once xterm has parsed up to
+   * there. `offset` must be at most the stream's end; bytes from the replay
+   * buffer's start are read from `tail`.
    */
-  repaint(tail: StreamTail, offset: number): Promise<Repaint> {
+  repaint(tail: StreamTail, offset: number, scrollback = REPAINT_SCROLLBACK_LINES): Promise<Repaint> {
     this.handOver(tail, offset);
     const terminal = this.ensureTerminal();
     const at = this.handedTo;
@@ -121,7 +122,7 @@ export class ScreenState {
     return new Promise((resolve) =>
       terminal.write("", () => {
         const mark = this.lastMark === "A" || this.lastMark === "D" ? `\x1b]133;${this.lastMark}\x07` : "";
-        resolve({ offset: at, data: this.serializer!.serialize({ scrollback: REPAINT_SCROLLBACK_LINES }) + mark });
+        resolve({ offset: at, data: this.serializer!.serialize({ scrollback }) + mark });
       }),
     );
   }

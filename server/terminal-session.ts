@@ -66,6 +66,13 @@ const ECHO_WINDOW_MS = 10;
  */
 const SKIP_AHEAD_BYTES = 1024 * 1024;
 /**
+ * Once skipping, the client stays on repaints until the backlog at its next
+ * turn is below this (the flood is over, or slow enough to follow byte by
+ * byte): otherwise every repaint would be followed by a window of raw output
+ * the client cannot keep up with either.
+ */
+const SKIP_RESUME_BYTES = 64 * 1024;
+/**
  * How far the program may run ahead of what a skip-ahead client processed
  * before its pty is paused after all: a client that stops acking (a closed
  * laptop) costs the server this much reading and parsing, not a flood's worth.
@@ -117,6 +124,8 @@ export class TerminalSession {
   /** A skip-ahead repaint is being made or waits for its time: nothing else goes out meanwhile. */
   private catchingUp = false;
   private lastRepaintAt = 0;
+  /** The client was skipped ahead and the flood goes on: it stays on repaints (SKIP_RESUME_BYTES). */
+  private skipping = false;
   private pendingOutput: Buffer[] = [];
   private pendingOutputBytes = 0;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -184,7 +193,7 @@ export class TerminalSession {
     announce({ offset: from, replay });
     this.client = client;
     this.skipAhead = options.skipAhead ?? false;
-    this.catchingUp = false;
+    this.catchingUp = this.skipping = false;
     this.sent = this.written = this.claimedAck = this.acked = from;
     if (screen !== undefined) client.repaint(from, Buffer.from(screen, "utf8"));
     if (this.stream.end > from) this.send(from, this.stream.since(from)!);
@@ -322,7 +331,7 @@ export class TerminalSession {
     const client = this.client;
     if (!client || this.catchingUp) return;
     const backlog = this.stream.end - this.sent;
-    if (backlog === 0) {
+    if (backlog === 0 && !this.skipping) {
       this.stream.follow(false);
       return;
     }
@@ -330,9 +339,25 @@ export class TerminalSession {
       this.stream.follow(true);
       return;
     }
+    // Skipping: whether the flood goes on is judged over a whole interval after the last repaint, not at the client's quick ack of it.
+    const wait = this.skipping ? this.lastRepaintAt + REPAINT_INTERVAL_MS - performance.now() : 0;
+    if (wait > 0) {
+      if (!this.flushTimer) {
+        this.flushTimer = setTimeout(() => {
+          this.flushTimer = undefined;
+          this.pump();
+        }, wait);
+      }
+      return;
+    }
     const chunks = this.stream.since(this.sent);
-    if (!chunks || backlog > SKIP_AHEAD_BYTES) {
-      void this.catchUp(client);
+    if (!chunks || backlog > (this.skipping ? SKIP_RESUME_BYTES : SKIP_AHEAD_BYTES)) {
+      void this.catchUp(client, "flood");
+      return;
+    }
+    if (this.skipping) {
+      // The flood is over: one last repaint, with the scrollback, and the client is live again.
+      void this.catchUp(client, "settle");
       return;
     }
     if (coalesced || backlog >= FLUSH_BYTES || performance.now() - this.lastInputAt < ECHO_WINDOW_MS) {
@@ -354,7 +379,7 @@ export class TerminalSession {
    * before it as outstanding, so repaints go no faster than the client
    * draws them (and no more often than REPAINT_INTERVAL_MS).
    */
-  private async catchUp(client: SessionClient): Promise<void> {
+  private async catchUp(client: SessionClient, kind: "flood" | "settle"): Promise<void> {
     this.catchingUp = true;
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
@@ -362,11 +387,13 @@ export class TerminalSession {
     const wait = this.lastRepaintAt + REPAINT_INTERVAL_MS - performance.now();
     if (wait > 0 && !this.exitStatus) await new Promise((resolve) => setTimeout(resolve, wait));
     if (this.ended || generation !== this.attachGeneration || this.client !== client) return;
-    const repaint = await this.stream.repaint(this.stream.end);
+    // While the flood goes on, the screen alone (~5 KB, under a millisecond to make, cheap to draw at this rate); its scrollback comes with the settling one.
+    const repaint = await this.stream.repaint(this.stream.end, kind === "flood" ? 0 : undefined);
     if (this.ended || generation !== this.attachGeneration || this.client !== client) return;
     this.catchingUp = false;
     if (!client.isOpen) return;
     this.lastRepaintAt = performance.now();
+    this.skipping = kind === "flood";
     // Nothing before the repaint's offset will be sent any more; the client's ack of that offset makes room again.
     this.sent = this.written = Math.max(this.sent, repaint.offset);
     client.repaint(repaint.offset, Buffer.from(repaint.data, "utf8"));
@@ -410,8 +437,8 @@ export class TerminalSession {
   private drainAndExit(client: SessionClient): void {
     const backlog = this.stream.end - this.sent;
     const chunks = this.stream.since(this.sent);
-    if (backlog > SKIP_AHEAD_BYTES || !chunks) {
-      void this.catchUp(client);
+    if (backlog > SKIP_AHEAD_BYTES || !chunks || this.skipping) {
+      void this.catchUp(client, "settle");
       return;
     }
     if (backlog > 0) this.send(this.sent, chunks);

@@ -38,10 +38,11 @@ export class TerminalStream {
 
   /**
    * The screen at `offset` (from `start` to `end`) or later, as escape
-   * sequences that redraw it, and the offset the stream goes on from.
+   * sequences that redraw it (with the default scrollback, or `scrollback`
+   * lines), and the offset the stream goes on from.
    */
-  repaint(offset: number): Promise<Repaint> {
-    return this.screen.repaint(this.replay, offset);
+  repaint(offset: number, scrollback?: number): Promise<Repaint> {
+    return this.screen.repaint(this.replay, offset, scrollback);
   }
 
   /** Parses every byte as it comes while a client is skipped ahead (see ScreenState). */
