@@ -25,6 +25,17 @@ export function createMetrics(gauges: { sessions: () => number; environments: ()
       registers: [registry],
     }),
     bytes: terminalBytes(registry),
+    repaints: new Counter({
+      name: "nwl_terminal_repaints_total",
+      help: "Screens repainted for a client instead of its output: resume (a reload or reconnect past the replay buffer), skip (a terminal behind a flood)",
+      labelNames: ["reason"],
+      registers: [registry],
+    }),
+    skippedBytes: new Counter({
+      name: "nwl_terminal_skipped_bytes_total",
+      help: "Output a client got as a repaint of the screen instead of byte by byte",
+      registers: [registry],
+    }),
     refused: new Counter({
       name: "nwl_refused_total",
       help: "Connections and requests refused, by reason (forbidden-host, forbidden-origin, unauthorized, rate, limit-reached, unsupported-media-type, …)",

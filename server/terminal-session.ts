@@ -20,7 +20,8 @@ export interface SessionClient {
    * the client acks, so a client that stops reading cannot make us queue.
    */
   output(offset: number, chunks: readonly Buffer[], written: () => void): void;
-  repaint(offset: number, data: Buffer): void;
+  /** The screen at `offset`, drawn instead of the `skippedBytes` of output before it that the client did not get (a resume past the replay buffer, or skip ahead). */
+  repaint(offset: number, data: Buffer, reason: "resume" | "skip", skippedBytes: number): void;
   exit(code: number, signal: number | undefined): void;
   /** Another client took the session over. */
   replaced(): void;
@@ -195,7 +196,7 @@ export class TerminalSession {
     this.skipAhead = options.skipAhead ?? false;
     this.catchingUp = this.skipping = false;
     this.sent = this.written = this.claimedAck = this.acked = from;
-    if (screen !== undefined) client.repaint(from, Buffer.from(screen, "utf8"));
+    if (screen !== undefined) client.repaint(from, Buffer.from(screen, "utf8"), "resume", Math.max(0, from - (offset ?? 0)));
     if (this.stream.end > from) this.send(from, this.stream.since(from)!);
     if (this.exitStatus) {
       client.exit(this.exitStatus.code, this.exitStatus.signal);
@@ -395,8 +396,9 @@ export class TerminalSession {
     this.lastRepaintAt = performance.now();
     this.skipping = kind === "flood";
     // Nothing before the repaint's offset will be sent any more; the client's ack of that offset makes room again.
+    const skipped = Math.max(0, repaint.offset - this.sent);
     this.sent = this.written = Math.max(this.sent, repaint.offset);
-    client.repaint(repaint.offset, Buffer.from(repaint.data, "utf8"));
+    client.repaint(repaint.offset, Buffer.from(repaint.data, "utf8"), "skip", skipped);
     if (this.exitStatus) {
       this.drainAndExit(client);
       return;

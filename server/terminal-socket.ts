@@ -81,8 +81,11 @@ export function handleTerminalSocket(socket: WebSocket, context: TerminalSocketC
         if (!error) written();
       });
     },
-    repaint: (offset, data) => {
-      if (socket.readyState === socket.OPEN) socket.send(encodeFrame(FrameKind.repaint, offset, data, Buffer.allocUnsafe));
+    repaint: (offset, data, reason, skippedBytes) => {
+      if (socket.readyState !== socket.OPEN) return;
+      metrics?.repaints.inc({ reason });
+      metrics?.skippedBytes.inc(skippedBytes);
+      socket.send(encodeFrame(FrameKind.repaint, offset, data, Buffer.allocUnsafe));
     },
     exit: (code, signal) => {
       send({ type: "exit", code, signal });

@@ -1,0 +1,91 @@
+/**
+ * A flood the page cannot draw as fast as the program prints it, in Debian's
+ * Chromium against the running main command: the page skips ahead to the
+ * latest screen (server/terminal-session.ts) and ends with the flood's last
+ * screen and 1,000 lines of scrollback, none missing; Ctrl+C stops a flood
+ * at once.
+ */
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { readerUrl, useServerAndBrowser } from "./harness.ts";
+
+const lab = useServerAndBrowser();
+const TERMINAL = 'nwl-terminal[data-name="main"]';
+
+async function bufferText(page: Page): Promise<string> {
+  return page.evaluate((selector) => (document.querySelector(selector) as unknown as { bufferText(): string }).bufferText(), TERMINAL);
+}
+
+async function waitForBuffer(page: Page, pattern: RegExp, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await bufferText(page);
+    if (pattern.test(text)) return text;
+    if (Date.now() > deadline) throw new Error(`the terminal never showed ${pattern}; it shows:\n${text.slice(-1000)}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+/** A counter of the server's /metrics (operator token), summed over its labels. */
+async function metric(name: string, labels = ""): Promise<number> {
+  const response = await fetch(new URL("metrics", lab.server.url), { headers: { authorization: `Bearer ${lab.server.token}` } });
+  const text = await response.text();
+  const pattern = new RegExp(`^${name}(\\{[^}]*${labels}[^}]*\\})? (\\d+(?:\\.\\d+)?(?:e\\+\\d+)?)$`, "gm");
+  return [...text.matchAll(pattern)].reduce((sum, match) => sum + Number(match[2]), 0);
+}
+
+async function openTerminal(): Promise<Page> {
+  const context = await lab.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  await page.goto(readerUrl(lab.server));
+  await page.locator(`${TERMINAL} [data-testid=terminal-start]`).click();
+  await page.waitForSelector(`${TERMINAL}[data-state=connected]`, { timeout: 30_000 });
+  await page.locator(`${TERMINAL} [data-testid=terminal-screen]`).click();
+  await waitForBuffer(page, /[$#]\s*$/, 20_000);
+  return page;
+}
+
+describe("a flood the page cannot keep up with", () => {
+  it("is skipped ahead to its last screen, with 1,000 lines of scrollback and none missing", async () => {
+    const page = await openTerminal();
+    const skippedBefore = await metric("nwl_terminal_skipped_bytes_total");
+    const skipsBefore = await metric("nwl_terminal_repaints_total", 'reason="skip"');
+    // 20.9 MB of output: far more than the page draws in the time seq prints it.
+    await page.keyboard.type("seq 1 3000000; echo SEQ-DONE-$((2*4))");
+    await page.keyboard.press("Enter");
+    await waitForBuffer(page, /^SEQ-DONE-8$/m, 60_000);
+    // The settling repaint (with the scrollback) follows the last screen of the flood.
+    await page.waitForTimeout(500);
+    const lines = (await bufferText(page)).split("\n").map((line) => line.trim());
+    const done = lines.lastIndexOf("SEQ-DONE-8");
+    let first = done;
+    while (first > 0 && /^\d+$/.test(lines[first - 1]!)) first--;
+    const numbers = lines.slice(first, done).map(Number);
+    expect(numbers.at(-1)).toBe(3_000_000);
+    expect(numbers.length, "lines of the flood the reader can scroll back to").toBeGreaterThanOrEqual(990);
+    numbers.forEach((n, i) => i > 0 && expect(n, `line ${i} of the flood's tail`).toBe(numbers[i - 1]! + 1));
+    // The server skipped most of it: it counts what went as repaints instead of bytes.
+    expect(await metric("nwl_terminal_repaints_total", 'reason="skip"')).toBeGreaterThan(skipsBefore);
+    expect((await metric("nwl_terminal_skipped_bytes_total")) - skippedBefore).toBeGreaterThan(5_000_000);
+    // Live again: what is typed now comes back as the shell's echo.
+    await page.keyboard.type("echo AFTER-$((6*7))");
+    await page.keyboard.press("Enter");
+    await waitForBuffer(page, /^AFTER-42$/m, 10_000);
+    await page.context().close();
+  });
+
+  it("stops at once on Ctrl+C, and the prompt comes back", async () => {
+    const page = await openTerminal();
+    await page.keyboard.type("yes flood-line");
+    await page.keyboard.press("Enter");
+    await waitForBuffer(page, /flood-line\nflood-line/, 10_000);
+    await page.waitForTimeout(1000);
+    const stopped = Date.now();
+    await page.keyboard.press("Control+C");
+    await page.keyboard.type("echo STOPPED-$((3*3))");
+    await page.keyboard.press("Enter");
+    await waitForBuffer(page, /^STOPPED-9$/m, 10_000);
+    expect(Date.now() - stopped).toBeLessThan(3000);
+    await page.context().close();
+  });
+});
