@@ -19,7 +19,7 @@
  * reconnects says the offset it has: the server replays from there, or
  * repaints the screen when that offset has left its replay buffer.
  * A client that draws a terminal says `skipAhead` in its hello: when it falls
- * more than a megabyte behind a flood, the program runs on and the client
+ * behind a flood (its window full and 256 KiB more waiting), the program runs on and the client
  * gets repaints of the latest screen instead of every byte, each acked with
  * its offset once drawn (terminal-session.ts).
  */

@@ -65,7 +65,7 @@ const ECHO_WINDOW_MS = 10;
  * (screen-state.ts) instead of byte by byte. Below it, the backlog goes as
  * it is: a short burst is cheaper to send than to repaint.
  */
-const SKIP_AHEAD_BYTES = 1024 * 1024;
+const SKIP_AHEAD_BYTES = 256 * 1024;
 /**
  * Once skipping, the client stays on repaints until the backlog at its next
  * turn is below this (the flood is over, or slow enough to follow byte by
