@@ -7,7 +7,9 @@
  *   binary, server → client   [u8 kind][u32 hi][u32 lo][payload]: kind 1 = output
  *                             whose first byte sits at stream offset hi·2³²+lo;
  *                             kind 2 = a repaint of the screen (not part of the
- *                             stream; the stream goes on at the offset it names)
+ *                             stream; the stream goes on at the offset it names);
+ *                             kind 3 = the same, skipping ahead of a flood (only
+ *                             to a client whose hello said skipAhead)
  *   text, client → server     hello (first frame, once) | resize | ack | leave | interrupt
  *   text, server → client     welcome (answers hello) | exit | error | notice
  *                             | environment (its state changed: progress, reset)
@@ -34,7 +36,7 @@ export const PROTOCOL_VERSION = 1;
 /** Offered as the WebSocket subprotocol so a mismatched peer fails at the handshake. */
 export const SUBPROTOCOL = "nix-way-labs.v1";
 
-export const FrameKind = { output: 1, repaint: 2 } as const;
+export const FrameKind = { output: 1, repaint: 2, skipAhead: 3 } as const;
 export const FRAME_HEADER_BYTES = 9;
 
 /** Close codes (4000–4999 are the application's). */
@@ -212,7 +214,7 @@ export function decodeFrame(frame: Uint8Array): DecodedFrame | undefined {
   if (frame.byteLength < FRAME_HEADER_BYTES) return undefined;
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   const kind = view.getUint8(0);
-  if (kind !== FrameKind.output && kind !== FrameKind.repaint) return undefined;
+  if (kind !== FrameKind.output && kind !== FrameKind.repaint && kind !== FrameKind.skipAhead) return undefined;
   const offset = view.getUint32(1) * 2 ** 32 + view.getUint32(5);
   return { kind, offset, payload: frame.subarray(FRAME_HEADER_BYTES) };
 }

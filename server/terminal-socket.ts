@@ -85,7 +85,7 @@ export function handleTerminalSocket(socket: WebSocket, context: TerminalSocketC
       if (socket.readyState !== socket.OPEN) return;
       metrics?.repaints.inc({ reason });
       metrics?.skippedBytes.inc(skippedBytes);
-      socket.send(encodeFrame(FrameKind.repaint, offset, data, Buffer.allocUnsafe));
+      socket.send(encodeFrame(reason === "skip" ? FrameKind.skipAhead : FrameKind.repaint, offset, data, Buffer.allocUnsafe));
     },
     exit: (code, signal) => {
       send({ type: "exit", code, signal });

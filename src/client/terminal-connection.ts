@@ -67,7 +67,7 @@ export interface TerminalConnectionOptions {
    * (skipAhead): reset the terminal, write it, and call processed() from
    * term.write's callback (the server sends the next repaint only then).
    */
-  onRepaint(data: Uint8Array, processed: () => void): void;
+  onRepaint(data: Uint8Array, processed: () => void, reason: "resume" | "skip"): void;
   /** `closeCode` comes with "closed": why the connection stopped for good (e.g. 4401, 4404). */
   onStatus(status: ConnectionStatus, detail?: string, closeCode?: number): void;
   onWelcome(info: WelcomeInfo): void;
@@ -304,12 +304,12 @@ export class TerminalConnection {
       this.options.onError("bad-frame", "unknown binary frame from server");
       return;
     }
-    if (frame.kind === FrameKind.repaint) {
+    if (frame.kind === FrameKind.repaint || frame.kind === FrameKind.skipAhead) {
       this.received = this.processed = this.acked = frame.offset;
       const socket = this.socket;
       this.options.onRepaint(frame.payload, () => {
         if (this.socket === socket && this.welcomed) this.send({ type: "ack", offset: frame.offset });
-      });
+      }, frame.kind === FrameKind.skipAhead ? "skip" : "resume");
       return;
     }
     // Replay may overlap what we already have: keep only the new bytes.

@@ -49,6 +49,8 @@ const STOP_BUTTON_DELAY_MS = 2000;
 
 /** Failed attempts before the terminal says how to get a lab server. */
 const ATTEMPTS_BEFORE_HELP = 2;
+/** The bar's "showing the latest" note stays this long after the last skip-ahead repaint (they come every 50 ms while a flood lasts). */
+const SKIPPING_SHOWN_MS = 1000;
 
 export class NwlTerminal extends HTMLElement implements LabTerminal {
   private view: TerminalView | undefined;
@@ -64,6 +66,7 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
   /** A Run that found the terminal busy, waiting for Stop and run (or a new terminal). */
   private pendingRun: string | undefined;
   private busyTimer: ReturnType<typeof setTimeout> | undefined;
+  private skippingTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly onServerChanged = () => this.serverChanged();
   private readonly onAccessChanged = (event: Event) => this.accessChanged((event as CustomEvent<string>).detail);
 
@@ -306,7 +309,15 @@ export class NwlTerminal extends HTMLElement implements LabTerminal {
       onError: (code, message) => this.onError(code, message),
       onEnvironment: (state) => labStore(this.lab).applyState(state),
       onBusy: (command) => this.showBusy(command),
+      onSkipAhead: () => this.showSkipping(),
     });
+  }
+
+  /** While the server skips this terminal ahead of a flood, the bar says so; it goes once the repaints stop. */
+  private showSkipping(): void {
+    clearTimeout(this.skippingTimer);
+    this.el("skipping", (el) => (el.hidden = false));
+    this.skippingTimer = setTimeout(() => this.el("skipping", (el) => (el.hidden = true)), SKIPPING_SHOWN_MS);
   }
 
   private onStatus(status: ConnectionStatus, detail?: string, closeCode?: number): void {

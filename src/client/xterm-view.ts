@@ -32,6 +32,8 @@ export interface TerminalViewOptions {
   onEnvironment?(state: EnvironmentState): void;
   /** Whether a program (not the shell) holds the terminal, from the shell's prompt marks. */
   onBusy?(command: string | undefined): void;
+  /** The server skipped this terminal ahead of a flood: it shows the latest screen, not every line. */
+  onSkipAhead?(): void;
 }
 
 /** Output quiet this long after a prompt came back: the command is done. */
@@ -39,6 +41,8 @@ const PROMPT_QUIET_MS = 250;
 /** Output quiet this long without a prompt: assume it is done (or waits for the reader). */
 const OUTPUT_QUIET_MS = 2000;
 const RUN_MAX_WAIT_MS = 120_000;
+/** RIS: what term.reset() does, as a sequence the parser applies in order with what follows it. */
+const RESET_TERMINAL = "\x1bc";
 
 let stylesheet: Promise<void> | undefined;
 
@@ -182,10 +186,12 @@ export class TerminalView {
         this.lastOutputAt = performance.now();
         term.write(data, processed);
       },
-      onRepaint: (data, processed) => {
+      onRepaint: (data, processed, reason) => {
         this.lastOutputAt = performance.now();
-        term.reset();
+        // The reset (RIS) goes through the parser with the screen it makes way for: one render, never a blank frame between them.
+        term.write(RESET_TERMINAL);
         term.write(data, processed);
+        if (reason === "skip") options.onSkipAhead?.();
       },
       onStatus: (status, detail, closeCode) => {
         this.connected = status === "connected";

@@ -50,6 +50,15 @@ describe("a flood the page cannot keep up with", () => {
     const page = await openTerminal();
     const skippedBefore = await metric("nwl_terminal_skipped_bytes_total");
     const skipsBefore = await metric("nwl_terminal_repaints_total", 'reason="skip"');
+    // The bar says when the screen shows the latest rather than every line: watched from now on.
+    await page.evaluate((selector) => {
+      const note = document.querySelector(`${selector} [data-testid=terminal-skipping]`)!;
+      const seen = ((window as unknown as { skippingShown: boolean }).skippingShown = false);
+      new MutationObserver(() => {
+        if (!(note as HTMLElement).hidden) (window as unknown as { skippingShown: boolean }).skippingShown = true;
+      }).observe(note, { attributes: true, attributeFilter: ["hidden"] });
+      return seen;
+    }, TERMINAL);
     // 20.9 MB of output: far more than the page draws in the time seq prints it.
     await page.keyboard.type("seq 1 3000000; echo SEQ-DONE-$((2*4))");
     await page.keyboard.press("Enter");
@@ -67,6 +76,8 @@ describe("a flood the page cannot keep up with", () => {
     // The server skipped most of it: it counts what went as repaints instead of bytes.
     expect(await metric("nwl_terminal_repaints_total", 'reason="skip"')).toBeGreaterThan(skipsBefore);
     expect((await metric("nwl_terminal_skipped_bytes_total")) - skippedBefore).toBeGreaterThan(5_000_000);
+    expect(await page.evaluate(() => (window as unknown as { skippingShown: boolean }).skippingShown), "the bar said it skipped ahead").toBe(true);
+    await expect.poll(() => page.locator(`${TERMINAL} [data-testid=terminal-skipping]`).isHidden(), { timeout: 5000 }).toBe(true);
     // Live again: what is typed now comes back as the shell's echo.
     await page.keyboard.type("echo AFTER-$((6*7))");
     await page.keyboard.press("Enter");
