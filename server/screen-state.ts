@@ -16,6 +16,7 @@
  */
 import { createRequire } from "node:module";
 import { ReplayBuffer } from "./replay-buffer.ts";
+import { mayEndInsideEscape, skippablePrefix } from "./plain-output.ts";
 
 const require = createRequire(import.meta.url);
 type HeadlessModule = typeof import("@xterm/headless");
@@ -27,6 +28,14 @@ export const REPAINT_SCROLLBACK_LINES = 1000;
 const MAX_QUEUED_BYTES = 1024 * 1024;
 /** Parse queued output once the session has been quiet this long. */
 const IDLE_PARSE_MS = 300;
+/**
+ * While following, output goes to the terminal in batches this large (below
+ * the replay buffer's 2 MiB, so a batch is still there when it goes): a batch
+ * of plain text is parsed from its last lines only (plain-output.ts).
+ */
+const FOLLOW_BATCH_BYTES = 1024 * 1024;
+/** What is kept of the output last handed to the terminal, to tell whether it ended inside an escape sequence. */
+const HANDED_TAIL_BYTES = 64;
 
 /** Where the stream's bytes after the evicted ones are: the replay buffer. */
 export interface StreamTail {
@@ -58,6 +67,10 @@ export class ScreenState {
   private handedTo = 0;
   /** Parse every byte as it comes (a client is being skipped ahead), not only evicted ones. */
   private following = false;
+  /** Plain output left unparsed since the start (plain-output.ts). */
+  unparsedBytes = 0;
+  /** The last bytes handed to the terminal (see mayEndInsideEscape). */
+  private handedTail: Buffer = Buffer.alloc(0);
   /** The shell's last prompt mark (OSC 133 A, C or D): a repaint says whether the prompt is back. */
   private lastMark: string | undefined;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -82,9 +95,9 @@ export class ScreenState {
     if (!this.idleTimer) this.armIdleParse(IDLE_PARSE_MS);
   }
 
-  /** While following, bytes appended to the stream are parsed at once (call after each append). */
+  /** While following, bytes appended to the stream go to the terminal in batches (call after each append). */
   appended(tail: StreamTail): void {
-    if (this.following) this.handOver(tail, tail.end);
+    if (this.following && tail.end - this.handedTo >= FOLLOW_BATCH_BYTES) this.handOver(tail, tail.end);
   }
 
   /** Starts (or stops) parsing every byte as it comes, from where the stream ends now. */
@@ -141,10 +154,13 @@ export class ScreenState {
     this.idleTimer = undefined;
     if (this.queued.size > 0) {
       const terminal = this.ensureTerminal();
-      if (this.overrun) terminal.reset();
+      if (this.overrun) {
+        terminal.reset();
+        this.handedTail = Buffer.alloc(0);
+      }
       this.overrun = false;
       // xterm parses later: give it a copy, the ring is overwritten by the next output.
-      terminal.write(Buffer.concat(this.queued.since(this.queued.start)!));
+      this.write(terminal, Buffer.concat(this.queued.since(this.queued.start)!));
       this.queued = this.newQueue();
       this.handedTo = this.evictedTo;
     }
@@ -154,8 +170,16 @@ export class ScreenState {
     const terminal = this.ensureTerminal();
     const wanted = offset - Math.max(this.handedTo, this.evictedTo);
     const bytes = Buffer.concat(views as Buffer[]).subarray(0, wanted);
-    terminal.write(bytes);
+    // Lines of plain text that would scroll out of everything a repaint shows need no parsing.
+    const skip = mayEndInsideEscape(this.handedTail) ? 0 : skippablePrefix(bytes, REPAINT_SCROLLBACK_LINES + this.rows + 2);
+    this.write(terminal, skip > 0 ? bytes.subarray(skip) : bytes);
+    this.unparsedBytes += skip;
     this.handedTo = Math.max(this.handedTo, this.evictedTo) + bytes.byteLength;
+  }
+
+  private write(terminal: NonNullable<ScreenState["terminal"]>, bytes: Buffer): void {
+    terminal.write(bytes);
+    this.handedTail = Buffer.from(Buffer.concat([this.handedTail, bytes.subarray(-HANDED_TAIL_BYTES)]).subarray(-HANDED_TAIL_BYTES));
   }
 
   private newQueue(): ReplayBuffer {

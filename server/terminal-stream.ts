@@ -50,6 +50,11 @@ export class TerminalStream {
     this.screen.follow(on, this.replay);
   }
 
+  /** Plain output the screen left unparsed, as it scrolled out of what a repaint shows. */
+  get unparsedBytes(): number {
+    return this.screen.unparsedBytes;
+  }
+
   resize(cols: number, rows: number): void {
     this.screen.resize(cols, rows);
   }
