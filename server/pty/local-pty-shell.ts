@@ -74,7 +74,14 @@ export class LocalPtyShell implements ShellProcess {
 
   resize(size: TerminalSize): void {
     if (this.exited || this.killed) return;
-    this.pty.resize(size.cols, size.rows);
+    try {
+      this.pty.resize(size.cols, size.rows);
+    } catch (error) {
+      // node-pty closes the pty's fd when the shell's side hangs up, before it reports the exit:
+      // a resize in between fails with EBADF (or EIO). The shell is gone; its exit follows.
+      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      if (!/EBADF|EIO/.test(String(code))) throw error;
+    }
   }
 
   pause(): void {
