@@ -6,7 +6,7 @@ import { LocalPtyShell } from "./local-pty-shell.ts";
 
 describe("LocalPtyShell", () => {
   it("takes a resize after the pty's fd is gone (the shell hung up, its exit not reported yet) without throwing", async () => {
-    const shell = new LocalPtyShell({ file: "/bin/sh", args: ["-c", "sleep 5"], env: { PATH: "/usr/bin:/bin" }, cwd: "/" }, { cols: 80, rows: 24 }, { cols: 80, rows: 24, maxPendingInputBytes: 1024 });
+    const shell = new LocalPtyShell({ file: "/bin/sh", args: ["-c", "sleep 5"], env: { PATH: "/usr/bin:/bin" }, cwd: "/" }, { cols: 80, rows: 24 }, { maxPendingInputBytes: 1024 });
     const exited = new Promise<void>((resolve) => shell.onExit(() => resolve()));
     // What node-pty meets on a hang-up, before it reports the exit: its fd is closed. (Closing it here
     // would pull it from under node-pty's reader, so the ioctl gets a number that names no open file.)
