@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CloseCode } from "./protocol.ts";
 import { ProtocolClient } from "./testing/protocol-client.ts";
-import { startTestServer } from "./testing/lab-server.ts";
+import { authorizedFetch, startTestServer } from "./testing/lab-server.ts";
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 let server: Server;
@@ -172,4 +172,34 @@ describe("skip ahead (a client that draws a terminal, as the page does)", () => 
     expect(shown).toMatch(/999999\r?\n(\x1b\[[0-9;]*[A-Za-z])*1000000/);
     await client.close();
   });
+
+  it("sends no more repaints to a client that stops reading, whatever it acks", async () => {
+    const skipRepaints = async () => {
+      const text = await (await authorizedFetch(new URL("metrics", server.url))).text();
+      return Number(/^nwl_terminal_repaints_total\{reason="skip"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    // A wide screen of full lines: each repaint is ~80 KB, so unread ones would pile up fast.
+    const client = await ProtocolClient.connect(server.url, { autoAck: false, skipAhead: true, cols: 400, rows: 200 });
+    client.type("PS1='$ '; echo READY-$((20+22))\r");
+    await client.waitForText("READY-42");
+    client.ack();
+    client.type(`yes "$(printf '%0390d' 0)"\r`);
+    await sleep(300);
+    // From here on the client reads nothing, and claims everything there will ever be, every 10 ms.
+    client.socket.pause();
+    const acks = setInterval(() => client.send({ type: "ack", offset: Number.MAX_SAFE_INTEGER }), 10);
+    try {
+      await sleep(5000);
+      const settled = await skipRepaints();
+      await sleep(4000);
+      // Repaints count as written only once they left: once the socket's buffers are full, none follow
+      // (before, 20 a second went on piling up in the server's memory).
+      expect((await skipRepaints()) - settled).toBeLessThanOrEqual(2);
+    } finally {
+      clearInterval(acks);
+      client.type("\x03");
+      client.socket.resume();
+      await client.close();
+    }
+  }, 30_000);
 });

@@ -20,8 +20,12 @@ export interface SessionClient {
    * the client acks, so a client that stops reading cannot make us queue.
    */
   output(offset: number, chunks: readonly Buffer[], written: () => void): void;
-  /** The screen at `offset`, drawn instead of the `skippedBytes` of output before it that the client did not get (a resume past the replay buffer, or skip ahead). */
-  repaint(offset: number, data: Buffer, reason: "resume" | "skip", skippedBytes: number): void;
+  /**
+   * The screen at `offset`, drawn instead of the `skippedBytes` of output
+   * before it that the client did not get (a resume past the replay buffer,
+   * or skip ahead). `written`, as for output: once the frame has left.
+   */
+  repaint(offset: number, data: Buffer, reason: "resume" | "skip", skippedBytes: number, written?: () => void): void;
   exit(code: number, signal: number | undefined): void;
   /** Another client took the session over. */
   replaced(): void;
@@ -220,12 +224,17 @@ export class TerminalSession {
     let end = offset;
     for (const chunk of chunks) end += chunk.byteLength;
     this.sent = Math.max(this.sent, end);
+    client.output(offset, chunks, this.writtenUpTo(client, end));
+  }
+
+  /** A frame's written-callback: the stream counts as written up to `end` once the socket has handed the frame to the network. */
+  private writtenUpTo(client: SessionClient, end: number): () => void {
     const generation = this.attachGeneration;
-    client.output(offset, chunks, () => {
+    return () => {
       if (generation !== this.attachGeneration || this.client !== client || end <= this.written) return;
       this.written = end;
       this.settleAck();
-    });
+    };
   }
 
   private settleAck(): void {
@@ -395,10 +404,11 @@ export class TerminalSession {
     if (!client.isOpen) return;
     this.lastRepaintAt = performance.now();
     this.skipping = kind === "flood";
-    // Nothing before the repaint's offset will be sent any more; the client's ack of that offset makes room again.
+    // Nothing before the repaint's offset will be sent any more. It counts as written only once the repaint has
+    // left (a client that stops reading gets no more of them), and acknowledged once the client acks that offset.
     const skipped = Math.max(0, repaint.offset - this.sent);
-    this.sent = this.written = Math.max(this.sent, repaint.offset);
-    client.repaint(repaint.offset, Buffer.from(repaint.data, "utf8"), "skip", skipped);
+    this.sent = Math.max(this.sent, repaint.offset);
+    client.repaint(repaint.offset, Buffer.from(repaint.data, "utf8"), "skip", skipped, this.writtenUpTo(client, this.sent));
     if (this.exitStatus) {
       this.drainAndExit(client);
       return;

@@ -81,11 +81,13 @@ export function handleTerminalSocket(socket: WebSocket, context: TerminalSocketC
         if (!error) written();
       });
     },
-    repaint: (offset, data, reason, skippedBytes) => {
+    repaint: (offset, data, reason, skippedBytes, written) => {
       if (socket.readyState !== socket.OPEN) return;
       metrics?.repaints.inc({ reason });
       metrics?.skippedBytes.inc(skippedBytes);
-      socket.send(encodeFrame(reason === "skip" ? FrameKind.skipAhead : FrameKind.repaint, offset, data, Buffer.allocUnsafe));
+      socket.send(encodeFrame(reason === "skip" ? FrameKind.skipAhead : FrameKind.repaint, offset, data, Buffer.allocUnsafe), (error) => {
+        if (!error) written?.();
+      });
     },
     exit: (code, signal) => {
       send({ type: "exit", code, signal });
