@@ -17,9 +17,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { chromium } from "playwright-core";
-import { BROWSER_MODES, CHROMIUM, instrument, ourPage, outputRun, readyPage, spread, typeKeys, wettyPage, type ReaderPeer } from "./lib/browser.ts";
-import { cleanEnv, freePort, killStarted, sleep, startServer, type ServerProcess } from "./lib/procs.ts";
+import { BROWSER_MODES, instrument, launchReaderBrowser, ourPage, outputRun, readyPage, spread, typeKeys, wettyPage, type ReaderPeer } from "./lib/browser.ts";
+import { LIFTED_LIMITS, cleanEnv, killStarted, sleep, startServer, startWetty, type ServerProcess } from "./lib/procs.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const { values: flags } = parseArgs({
@@ -34,8 +33,8 @@ const { values: flags } = parseArgs({
 if (!flags.sites) throw new Error("--sites name=DIR[,name=DIR…] (each an astro build --outDir DIR) is required");
 const mode = BROWSER_MODES.find((candidate) => candidate.key === flags.mode);
 if (!mode) throw new Error(`--mode is one of ${BROWSER_MODES.map((candidate) => candidate.key).join(", ")}`);
-const wettyMain = path.join(root, "bench/.peers/node_modules/wetty/build/main.js");
-if (!existsSync(wettyMain)) throw new Error("WeTTY is not installed in bench/.peers: run `npm run bench` once (it installs it)");
+const peersDir = path.join(root, "bench", ".peers");
+if (!existsSync(path.join(peersDir, "node_modules", "wetty"))) throw new Error("WeTTY is not installed in bench/.peers: run `npm run bench` once (it installs it)");
 const keys = Number(flags.keys);
 const rounds = Number(flags.rounds);
 const floodBytes = flags.flood ? Number(flags.flood) : 0;
@@ -46,10 +45,7 @@ mkdirSync(home);
 const env = { ...cleanEnv(), HOME: home };
 // Every round opens new pages, and so new shells: the per-reader limits must not get in the way.
 const configFile = path.join(workDir, "config.json");
-writeFileSync(
-  configFile,
-  JSON.stringify({ limits: { upgradesPerMinutePerAddress: 1e6, maxSessionsPerReader: 1e4, maxConnectionsPerReader: 1e4, maxEnvironmentsPerReader: 1e4, maxEnvironments: 1e4 } }),
-);
+writeFileSync(configFile, JSON.stringify({ limits: LIFTED_LIMITS }));
 
 const servers: ServerProcess[] = [];
 const peers: ReaderPeer[] = [];
@@ -69,21 +65,12 @@ try {
     const link = new URL(server.url);
     peers.push({ ...ourPage(name, `${link.origin}/labs/part-1/${link.hash}`), key: name, label: name });
   }
-  const wettyPort = await freePort();
-  servers.push(
-    await startServer("WeTTY", [wettyMain, "--host", "127.0.0.1", "--port", String(wettyPort), "--base", "/", "--command", "bash"], {
-      cwd: home,
-      env,
-      pollUrl: `http://127.0.0.1:${wettyPort}/`,
-    }),
-  );
-  peers.push(wettyPage("wetty", `http://127.0.0.1:${wettyPort}/`));
+  const wettyServer = await startWetty(peersDir, home, env);
+  servers.push(wettyServer);
+  peers.push(wettyPage("wetty", `http://127.0.0.1:${wettyServer.port}/`));
   for (const peer of peers) samples.set(peer.label, { message: [], screen: [], frame: [], output: [] });
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run", ...mode.args],
-  });
+  const browser = await launchReaderBrowser(mode);
   try {
     for (let round = 0; round < rounds; round++) {
       const order = [...peers.slice(round % peers.length), ...peers.slice(0, round % peers.length)];

@@ -19,9 +19,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { chromium } from "playwright-core";
-import { BROWSER_MODES, CHROMIUM, instrument, ourPage, outputRun, readyPage, spread, typeKeys, wettyPage } from "./lib/browser.ts";
-import { cleanEnv, freePort, killStarted, sleep, startServer } from "./lib/procs.ts";
+import { BROWSER_MODES, instrument, launchReaderBrowser, ourPage, outputRun, readyPage, spread, typeKeys, wettyPage } from "./lib/browser.ts";
+import { LIFTED_LIMITS, cleanEnv, killStarted, sleep, startServer, startWetty } from "./lib/procs.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const { values: flags } = parseArgs({
@@ -76,22 +75,18 @@ mkdirSync(home);
 mkdirSync(shellDir);
 const env = { ...cleanEnv(), HOME: home };
 const configFile = path.join(workDir, "config.json");
-writeFileSync(configFile, JSON.stringify({ limits: { upgradesPerMinutePerAddress: 1e6, maxSessionsPerReader: 1e4, maxConnectionsPerReader: 1e4, maxEnvironmentsPerReader: 1e4, maxEnvironments: 1e4 } }));
+writeFileSync(configFile, JSON.stringify({ limits: LIFTED_LIMITS }));
 const ours = await startServer("lab server", ["server/main.ts", "--port", "0", "--data-dir", path.join(workDir, "data"), "--driver", "host", "--config", configFile, "--site", path.resolve(flags.site)], {
   cwd: root,
   env,
   readyLine: /^http:\/\/\S+$/,
 });
-const wettyPort = await freePort();
-const wetty = await startServer("WeTTY", [path.join(root, "bench/.peers/node_modules/wetty/build/main.js"), "--host", "127.0.0.1", "--port", String(wettyPort), "--base", "/", "--command", "bash"], {
-  cwd: shellDir,
-  env,
-  pollUrl: `http://127.0.0.1:${wettyPort}/`,
-});
+const wetty = await startWetty(path.join(root, "bench", ".peers"), shellDir, env);
+const wettyPort = wetty.port;
 const link = new URL(ours.url);
 const peers = [ourPage("ours", `${link.origin}/labs/part-1/${link.hash}`), wettyPage("wetty", `http://127.0.0.1:${wettyPort}/`)].filter((p) => !flags.only || p.label === flags.only);
 try {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run", ...mode.args] });
+  const browser = await launchReaderBrowser(mode);
   for (let round = 0; round < Number(flags.rounds); round++) {
     for (const peer of round % 2 ? [...peers].reverse() : peers) {
       const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });

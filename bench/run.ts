@@ -19,7 +19,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { connectToPrompt, echoLatency, idleSessions, percentiles, throughput, type EchoOptions, type EchoResult, type Peer } from "./lib/metrics.ts";
-import { cleanEnv, freePort, killStarted, serverCpu, sleep, startServer, type ServerProcess } from "./lib/procs.ts";
+import { LIFTED_LIMITS, cleanEnv, killStarted, serverCpu, sleep, startServer, startWetty, type ServerProcess } from "./lib/procs.ts";
 import { writeBenchmarksPage, type PeerResult, type Report, type Target } from "./lib/report.ts";
 import { ourPage, readerView, wettyPage, type ReaderModeResult, type ReaderOptions } from "./lib/browser.ts";
 import { LocalPtyTerm, NaiveTerm, OurTerm, WettyTerm, operatorHealth } from "./lib/term.ts";
@@ -100,11 +100,8 @@ async function main(): Promise<void> {
     const dataDir = path.join(workDir, "lab-data");
     const shellDir = path.join(workDir, "shell");
     mkdirSync(shellDir);
-    // The bench opens hundreds of terminals, each in an environment of its own, with one token from one
-    // address in a minute: lift the limits a workshop server keeps per reader and per address.
     const configFile = path.join(workDir, "bench-config.json");
-    const lifted = { upgradesPerMinutePerAddress: 1_000_000, maxSessionsPerReader: 10_000, maxConnectionsPerReader: 10_000, maxEnvironmentsPerReader: 10_000, maxEnvironments: 10_000 };
-    writeFileSync(configFile, JSON.stringify({ limits: lifted }));
+    writeFileSync(configFile, JSON.stringify({ limits: LIFTED_LIMITS }));
     // The reader view needs the site: this tree's, built for the run (a few seconds with a warm cache).
     const site = runs("reader") ? (flags.site ? path.resolve(flags.site) : buildSite(path.join(workDir, "site"))) : undefined;
     const ours = await startServer("lab server", [serverMain, "--port", "0", "--data-dir", dataDir, "--driver", "host", "--config", configFile, ...(site ? ["--site", site] : [])], {
@@ -116,12 +113,8 @@ async function main(): Promise<void> {
     // The server only opens shells for the labs it has: take the first one it names.
     const health = await operatorHealth(ours.url);
     const lab = health.labs?.[0] ?? "sandbox";
-    const wettyPort = await freePort();
-    const wetty = await startServer(
-      "WeTTY",
-      [path.join(peersDir, "node_modules", "wetty", "build", "main.js"), "--host", "127.0.0.1", "--port", String(wettyPort), "--base", "/", "--command", "bash"],
-      { cwd: shellDir, env, pollUrl: `http://127.0.0.1:${wettyPort}/` },
-    );
+    const wetty = await startWetty(peersDir, shellDir, env);
+    const wettyPort = wetty.port;
     servers.push(wetty);
     const naive = await startServer("naive bridge", [path.join(root, "bench", "peers", "naive-bridge.ts")], { cwd: shellDir, env, readyLine: /^ws:\/\/\S+$/ });
     servers.push(naive);

@@ -385,14 +385,19 @@ async function webglRenderer(browser: Browser): Promise<string> {
  * (rotated, so none always goes first), each round a fresh page: keys, then
  * output runs. Samples are pooled over the rounds.
  */
+/** Debian's Chromium, headless, in a browser mode (its flags on top of the ones every reader-view run uses). */
+export function launchReaderBrowser(mode: BrowserMode): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run", ...mode.args],
+  });
+}
+
 export async function readerView(peers: ReaderPeer[], options: ReaderOptions, log: (message: string) => void): Promise<ReaderModeResult[]> {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium is missing at ${CHROMIUM} (Debian: apt-get install chromium; or set NWL_CHROMIUM)`);
   const results: ReaderModeResult[] = [];
   for (const mode of BROWSER_MODES) {
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--no-first-run", ...mode.args],
-    });
+    const browser = await launchReaderBrowser(mode);
     const pooled = new Map(peers.map((peer) => [peer.key, { message: [] as number[], screen: [] as number[], frame: [] as number[], output: [] as number[], renderers: new Set<string>(), errors: [] as string[] }]));
     try {
       const webgl = await webglRenderer(browser);

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, readdirSync, readlinkSync, realpathSync } from "node:fs";
 import { request } from "node:http";
 import { createServer } from "node:net";
+import path from "node:path";
 
 export interface ServerProcess {
   readonly name: string;
@@ -207,4 +208,24 @@ export function treeMemory(root: number): TreeMemory {
     }
   }
   return memory;
+}
+
+/**
+ * A bench opens hundreds of terminals, each in an environment of its own, with one token from one
+ * address in a minute: the limits a workshop server keeps per reader and per address, lifted.
+ */
+export const LIFTED_LIMITS = {
+  upgradesPerMinutePerAddress: 1_000_000,
+  maxSessionsPerReader: 10_000,
+  maxConnectionsPerReader: 10_000,
+  maxEnvironmentsPerReader: 10_000,
+  maxEnvironments: 10_000,
+} as const;
+
+/** WeTTY 3.2 from bench/.peers (installed there by `npm run bench`), on 127.0.0.1, shells started in `cwd`. */
+export async function startWetty(peersDir: string, cwd: string, env: Record<string, string>): Promise<ServerProcess & { port: number }> {
+  const port = await freePort();
+  const main = path.join(peersDir, "node_modules", "wetty", "build", "main.js");
+  const server = await startServer("WeTTY", [main, "--host", "127.0.0.1", "--port", String(port), "--base", "/", "--command", "bash"], { cwd, env, pollUrl: `http://127.0.0.1:${port}/` });
+  return { ...server, port };
 }
