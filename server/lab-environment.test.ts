@@ -107,6 +107,26 @@ describe("a burst of hellos while the reader's environment is being made", () =>
   });
 });
 
+describe("a hello refused after its environment was made", () => {
+  it("leaves that environment to age out like any idle one", async () => {
+    const limited = await startTestServer({ limits: { maxSessions: 1, environmentGraceMs: 500 } }, { catalog: fixtures });
+    try {
+      // The slow hello makes its environment (a lab that continues another); the quick one takes the only terminal meanwhile.
+      const slow = ProtocolClient.connect(limited.url, { lab: "fixture-continues" });
+      const quick = await ProtocolClient.connect(limited.url, { lab: LAB });
+      const refused = await slow;
+      expect(quick.welcome).toBeDefined();
+      expect(refused.closeCode).toBe(CloseCode.limitReached);
+      expect(limited.sessions.environmentCount).toBe(2);
+      await quick.close();
+      // Both environments have no terminal now: both go after the grace.
+      await expect.poll(() => limited.sessions.environmentCount, { timeout: 10_000, interval: 100 }).toBe(0);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
 describe("Solve, Catch me up and Reset", () => {
   it("solves a step with the lab's own script, checks it, and shows what ran in the terminal", async () => {
     await api(labApiPath.reset(LAB));

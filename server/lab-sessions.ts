@@ -231,17 +231,24 @@ export class LabSessions {
     }
     this.assertSessionRoom(reader);
     const entry = await this.environmentFor(hello.lab, hello.environment, reader);
-    // Again after the wait: hellos that joined one environment being made all waited here, uncounted.
-    this.assertSessionRoom(reader);
-    const session = new TerminalSession({
-      id: newId(),
-      environment: entry.environment,
-      cols: Math.min(hello.cols, this.limits.maxCols),
-      rows: Math.min(hello.rows, this.limits.maxRows),
-      limits: this.limits,
-      repaints: this.repaints,
-      onEnd: (ended) => this.ended(ended),
-    });
+    let session: TerminalSession;
+    try {
+      // Again after the wait: hellos that joined one environment being made all waited here, uncounted.
+      this.assertSessionRoom(reader);
+      session = new TerminalSession({
+        id: newId(),
+        environment: entry.environment,
+        cols: Math.min(hello.cols, this.limits.maxCols),
+        rows: Math.min(hello.rows, this.limits.maxRows),
+        limits: this.limits,
+        repaints: this.repaints,
+        onEnd: (ended) => this.ended(ended),
+      });
+    } catch (error) {
+      // An environment this hello made (or found idle) and then got no terminal in must still age out.
+      this.touch(entry);
+      throw error;
+    }
     this.sessions.set(session.id, session);
     this.sessionOwners.set(session, reader.id);
     entry.sessions.add(session);
