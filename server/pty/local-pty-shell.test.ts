@@ -12,6 +12,8 @@ describe("LocalPtyShell", () => {
     // would pull it from under node-pty's reader, so the ioctl gets a number that names no open file.)
     const pty = (shell as unknown as { pty: { _fd: number } }).pty;
     const fd = pty._fd;
+    // The number is what node-pty's resize hands to ioctl: if it were renamed, the swap below would test nothing.
+    expect(fd).toBeTypeOf("number");
     pty._fd = 1_000_000;
     expect(() => shell.resize({ cols: 100, rows: 30 })).not.toThrow();
     pty._fd = fd;
