@@ -83,9 +83,9 @@ function problemError(problem: FileProblem, reason: string, path: string, writin
 const BODY_TOO_LARGE = () => new FileApiError("too-large", `This text is larger than the editor saves (${formatBytes(MAX_FILE_BYTES)}): write it from the terminal instead.`);
 
 /** The request's JSON body (server/request-body.ts), its refusals in the editor's words. */
-async function readBody(request: IncomingMessage): Promise<unknown> {
+async function readBody(request: IncomingMessage, response: ServerResponse): Promise<unknown> {
   try {
-    return await readJsonBody(request, MAX_BODY_BYTES);
+    return await readJsonBody(request, response, MAX_BODY_BYTES);
   } catch (error) {
     if (error instanceof BodyTooLargeError) throw BODY_TOO_LARGE();
     if (error instanceof BodyNotJsonError) throw new FileApiError("bad-request", error.message);
@@ -188,15 +188,13 @@ export function filesApiRoutes() {
       if (request.method === "GET") {
         sendJson(response, 200, await openFile(environment, path));
       } else {
-        const saved = await saveFile(environment, path, await readBody(request));
+        const saved = await saveFile(environment, path, await readBody(request, response));
         logger.info({ size: saved.size, created: saved.created }, "file saved from the editor");
         sendJson(response, 200, saved);
       }
     } catch (error) {
       if (!(error instanceof FileApiError)) throw error;
       if (error.code === "server-error") logger.warn({ message: error.message }, "file operation failed");
-      // A body refused half-read is still on its way: the connection cannot carry another request.
-      if (error.code === "too-large" && !request.complete) response.setHeader("connection", "close");
       sendJson(response, STATUS[error.code], { error: error.code, message: error.message });
     } finally {
       const left = (inFlight.get(environment.id) ?? 1) - 1;

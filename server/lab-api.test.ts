@@ -3,6 +3,7 @@
  * WebSocket in a host-namespaces environment, then the lab API running the
  * lab's own check in that environment, before and after the reader's step.
  */
+import { request as httpRequest } from "node:http";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NamespacesDriver } from "./drivers/namespaces.ts";
@@ -64,5 +65,27 @@ describe("lab API", () => {
     expect(await check("cni-fixed", { environment: "unknownenvironment" })).toMatchObject({ status: 404, body: { error: "unknown-environment" } });
     expect(await check("cni-fixed", { environment, script: "touch /tmp/pwned" })).toMatchObject({ status: 200, body: { passed: false } });
     await terminal.close();
+  });
+
+  it("refuses a body over its limit, declared or sent in chunks, and closes that connection (the rest of the body is still coming)", async () => {
+    /** A POST of `size` bytes of JSON, with a Content-Length or chunked: its status and Connection header. */
+    const post = (size: number, chunked: boolean) =>
+      new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+        const body = Buffer.from(JSON.stringify({ environment: "x".repeat(size) }));
+        const url = new URL(`api/labs/${LAB}/checkpoints/cni-fixed/check`, server.url);
+        const sent = httpRequest(url, {
+          method: "POST",
+          headers: { authorization: `Bearer ${server.token}`, "content-type": "application/json", ...(chunked ? {} : { "content-length": body.byteLength }) },
+        });
+        sent.on("response", (response) => {
+          resolve({ status: response.statusCode!, connection: response.headers.connection });
+          response.resume();
+        });
+        sent.on("error", reject);
+        if (chunked) for (let at = 0; at < body.byteLength; at += 1024) sent.write(body.subarray(at, at + 1024));
+        else sent.write(body);
+        sent.end();
+      });
+    for (const chunked of [false, true]) expect(await post(64 * 1024, chunked), chunked ? "chunked" : "declared").toEqual({ status: 413, connection: "close" });
   });
 });

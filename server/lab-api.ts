@@ -43,9 +43,9 @@ class ApiRefusal extends Error {
   }
 }
 
-async function readJson(request: IncomingMessage): Promise<unknown> {
+async function readJson(request: IncomingMessage, response: ServerResponse): Promise<unknown> {
   try {
-    return await readJsonBody(request, MAX_BODY_BYTES, {});
+    return await readJsonBody(request, response, MAX_BODY_BYTES, {});
   } catch (error) {
     if (error instanceof BodyTooLargeError) throw new ApiRefusal(413, "bad-request", error.message);
     if (error instanceof BodyNotJsonError) throw new ApiRefusal(400, "bad-request", error.message);
@@ -53,8 +53,8 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
   }
 }
 
-async function readAction(request: IncomingMessage): Promise<ActionRequest> {
-  const parsed = ActionRequest.safeParse(await readJson(request));
+async function readAction(request: IncomingMessage, response: ServerResponse): Promise<ActionRequest> {
+  const parsed = ActionRequest.safeParse(await readJson(request, response));
   if (!parsed.success) throw new ApiRefusal(400, "bad-request", 'the body must be {} or {"environment": "<id>"}');
   return parsed.data;
 }
@@ -169,7 +169,7 @@ export function labApiRoutes(runner: CheckpointRunner) {
           return true;
         }
         if (request.method !== "POST") throw new ApiRefusal(405, "method-not-allowed", reset ? "POST to reset" : "GET or POST");
-        await readAction(request);
+        await readAction(request, response);
         let environment: LabEnvironment;
         try {
           environment = reset ? await sessions.resetEnvironment(lab, reader) : await sessions.ensureEnvironment(lab, reader);
@@ -185,7 +185,7 @@ export function labApiRoutes(runner: CheckpointRunner) {
       const [, lab, checkpoint, action] = match as unknown as [string, string, string, "check" | "solve" | "catch-up"];
       if (request.method !== "POST") throw new ApiRefusal(405, "method-not-allowed", `POST to ${action}`);
       if (!runner.hasCheckpoint(lab, checkpoint)) throw new ApiRefusal(404, "unknown-checkpoint", `lab "${lab}" has no checkpoint "${checkpoint}"`);
-      const body = await readAction(request);
+      const body = await readAction(request, response);
       const environment = await environmentFor(lab, body.environment, context);
       const started = performance.now();
       const result = await queued<CheckpointResult | SolveResult | CatchUpResult>(action, environment, context, () =>

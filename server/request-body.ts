@@ -1,18 +1,24 @@
 /**
  * A request's JSON body, for every API route: refused past a byte limit by its
  * Content-Length before any of it is read, or as it arrives. The request is
- * left paused, not destroyed, so the refusal still reaches the client (the
- * connection then closes). Each route words the refusal its own way.
+ * left paused, not destroyed, so the refusal still reaches the client, and
+ * the response says `connection: close`: what is left of the body is still
+ * on its way, so the connection cannot carry another request. Each route
+ * words the refusal its own way.
  */
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 
 export class BodyTooLargeError extends Error {}
 export class BodyNotJsonError extends Error {}
 
 /** The parsed body; an empty body is `empty` (e.g. {} for a body that only names optional things). */
-export function readJsonBody(request: IncomingMessage, maxBytes: number, empty?: unknown): Promise<unknown> {
+export function readJsonBody(request: IncomingMessage, response: ServerResponse, maxBytes: number, empty?: unknown): Promise<unknown> {
+  const tooLarge = () => {
+    response.setHeader("connection", "close");
+    return new BodyTooLargeError(`the request body is over ${maxBytes} bytes`);
+  };
   const declared = Number(request.headers["content-length"] ?? 0);
-  if (declared > maxBytes) return Promise.reject(new BodyTooLargeError(`the request body is over ${maxBytes} bytes`));
+  if (declared > maxBytes) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -24,7 +30,7 @@ export function readJsonBody(request: IncomingMessage, maxBytes: number, empty?:
       }
       request.off("data", onData);
       request.pause();
-      reject(new BodyTooLargeError(`the request body is over ${maxBytes} bytes`));
+      reject(tooLarge());
     };
     request.on("data", onData);
     request.on("error", reject);
