@@ -100,11 +100,15 @@ export function simpleCommands(script: string): string[] {
 /** A token of one simple command: a word (quotes removed) or an operator (`|`, `>`, `2>&1`, `;`, …), split even without spaces. */
 type Token = { text: string; op: boolean };
 
+/** A redirection to or from another descriptor (`2>&1`, `>&2`, `<&0`, `>&-`), not to a file: a bare `>&` (`>&file`) writes the file. */
+const TO_DESCRIPTOR = /&(\d+-?|-)$/;
+
 /**
  * Lexes one simple command into words and operators: `echo hi>file` is
  * echo, hi, `>`, file; `cat x|tee y` is cat, x, `|`, tee, y. Returns
- * undefined when the command substitutes a command (`$(…)` or backticks
- * outside single quotes): what that runs is not read here, so it counts as a change.
+ * undefined when the command substitutes a command (`$(…)`, backticks or
+ * a process substitution `<(…)` / `>(…)` outside quotes): what that runs is
+ * not read here, so it counts as a change.
  */
 function tokens(command: string): Token[] | undefined {
   const result: Token[] = [];
@@ -138,6 +142,7 @@ function tokens(command: string): Token[] | undefined {
       inWord = true;
     } else if (/\s/.test(char)) end();
     else if ("|&;<>".includes(char)) {
+      if ((char === "<" || char === ">") && command[i + 1] === "(") return undefined;
       // A file descriptor right before a redirection belongs to it: 2>, 2>&1.
       let op = "";
       if ((char === ">" || char === "<") && /^\d+$/.test(word) && inWord) {
@@ -245,7 +250,7 @@ for (const client of ["ctr", "nerdctl", "docker", "podman", "crictl", "runc"]) {
 function writesAFile(stage: Token[]): boolean {
   return stage.some((token, index) => {
     if (!token.op || !/>/.test(token.text)) return false;
-    if (/>&\d*-?$/.test(token.text) && token.text !== "&>") return false; // 2>&1, >&2: a descriptor
+    if (TO_DESCRIPTOR.test(token.text)) return false;
     const target = stage[index + 1];
     return !(target && !target.op && target.text === "/dev/null");
   });
@@ -259,7 +264,7 @@ function stageOnlyReads(stage: Token[]): boolean {
   for (let i = 0; i < stage.length; i++) {
     const token = stage[i]!;
     if (token.op) {
-      if (/[<>]/.test(token.text) && !/&\d*-?$/.test(token.text)) i++;
+      if (/[<>]/.test(token.text) && !TO_DESCRIPTOR.test(token.text)) i++;
       continue;
     }
     plain.push(token.text);

@@ -35,6 +35,8 @@ describe("changesState", () => {
     "openssl x509 -in etcd.pem -noout -text",
     "curl -s http://localhost:2379/health",
     "ls /nope 2>/dev/null",
+    "ctr task ls 2>&1 | grep test",
+    "echo to-stderr >&2",
     "cd ~",
     "X=1",
     "sudo systemctl status kubelet",
@@ -86,6 +88,10 @@ describe("changesState", () => {
     "echo $(rm x)",
     "echo `rm x`",
     "ls \"$(mktemp -d)\"",
+    "echo hi >&out.txt",
+    "ls >& out.txt",
+    "cat <(rm x)",
+    "tee >(rm x) < f",
   ])("changes state: %s", (command) => expect(changesState(command)).toBe(true));
 
   test("a block changes state when any of its commands does", () => {
