@@ -192,9 +192,8 @@ export function importPost(source: string, options: ImportOptions): ImportResult
   const base = path.basename(options.file, path.extname(options.file));
   const slug = kebab(options.slug ?? frontMatter.slug ?? (base === "index" || base === "_index" ? path.basename(path.dirname(path.resolve(options.file))) : base)) || "imported-post";
   // The series names a folder and prefixes the lab id: take it as given or refuse it, never rewrite it silently.
-  if (options.series !== undefined && options.series !== kebab(options.series)) throw new Error(`--series must be kebab-case (got "${options.series}")`);
-  const series = kebab(options.series ?? "imported");
-  if (!series || !LAB_ID.test(series)) throw new Error(`--series must be kebab-case (got "${options.series}")`);
+  const series = options.series ?? "imported";
+  if (!LAB_ID.test(series) || series.length > 48) throw new Error(`--series must be kebab-case, at most 48 characters (got "${series}")`);
   const labId = kebab(`${series}-${slug}`, 64);
 
   const definitions = new Map<string, string>();
