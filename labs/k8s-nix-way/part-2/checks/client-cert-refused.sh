@@ -1,5 +1,5 @@
 # Passes when the etcd listening now on [::1]:2379 speaks TLS with a certificate from the lab's root CA
-# (~/secrets/root-ca.pem) and refuses a client that comes without a certificate: the check knocks itself.
+# (~/secrets/root-ca.pem) that names the address ::1 (as etcdctl will verify), and refuses a client that comes without a certificate: the check knocks itself.
 cd "$HOME"
 listening=$(ss -Hltn 'sport = :2379' 2>/dev/null | awk '{ print $4 }' | tr '\n' ' ')
 if [ -z "$listening" ]; then
@@ -18,7 +18,12 @@ if [ ! -r secrets/root-ca.pem ]; then
   exit 1
 fi
 # Knock without a certificate, as a client that has none would.
-knock=$(sleep 1 | timeout 8 openssl s_client -connect '[::1]:2379' -CAfile secrets/root-ca.pem 2>&1)
+knock=$(sleep 1 | timeout 8 openssl s_client -connect '[::1]:2379' -CAfile secrets/root-ca.pem -verify_ip ::1 2>&1)
+if grep -q 'Verify return code: 64 ' <<<"$knock"; then
+  echo "etcd on [::1]:2379 answers with a certificate that does not name the address ::1: etcdctl will refuse it."
+  echo "The server certificate's subjectAltName needs IP:::1 (Step 5)."
+  exit 1
+fi
 if ! grep -q 'Verify return code: 0 (ok)' <<<"$knock"; then
   echo "What listens on [::1]:2379 does not answer TLS with a certificate from ~/secrets/root-ca.pem."
   if grep -qiE 'wrong version number|packet length too long|record layer failure' <<<"$knock"; then

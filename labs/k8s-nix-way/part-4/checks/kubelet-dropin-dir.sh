@@ -7,6 +7,11 @@ rule=$(grep -m1 -E '^d[[:space:]]+/var/lib/kubelet/config\.d[[:space:]]' "$conf"
 [ -n "$rule" ] || { echo "kubelet-config-dropin.conf has no d rule for /var/lib/kubelet/config.d; it reads:"; sed 's/^/  /' "$conf"; exit 1; }
 echo "The rule: $rule"
 read -r _ _ mode user _ <<<"$rule"
+# "-" is systemd-tmpfiles' default for a directory: 0755.
+if [ "$mode" != - ] && [ "$mode" != 0755 ] && [ "$mode" != 755 ]; then
+  echo "The rule gives the folder mode ${mode:-(none)}, not 0755: the kubelet must be able to list its drop-ins (mode = \"0755\" in ~/k8s/tmpfiles.nix, Step 3)."
+  exit 1
+fi
 if [ "$user" != kubernetes ]; then
   echo "The rule names the user ${user:-(none)}, not kubernetes: the kubelet's drop-in folder belongs to kubernetes (user = \"kubernetes\" in ~/k8s/tmpfiles.nix, Step 3)."
   exit 1
@@ -19,7 +24,7 @@ if [ ! -d "$dir" ]; then
   exit 1
 fi
 actual_mode=$(stat -c %a "$dir")
-[ "$mode" = - ] || [ "$actual_mode" = "${mode#0}" ] || { echo "The folder's mode is $actual_mode, the rule says $mode: run systemd-tmpfiles --create --root ~/node again."; exit 1; }
+[ "$actual_mode" = 755 ] || { echo "The folder's mode is $actual_mode, not 755 (the rule says $mode): run systemd-tmpfiles --create --root ~/node again."; exit 1; }
 uid=$(awk -F: -v u="$user" '$1 == u { print $3 }' ~/node/etc/passwd 2>/dev/null)
 [ -n "$uid" ] || { echo "~/node/etc/passwd has no user $user, which the rule names."; exit 1; }
 [ "$(stat -c %u "$dir")" = "$uid" ] || { echo "The folder belongs to uid $(stat -c %u "$dir"), not to $user ($uid): run systemd-tmpfiles --create --root ~/node again."; exit 1; }
