@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, readerUrl, serverCounts, startMainCommand, type MainCommand } from "./harness.ts";
+import { launchBrowser, metricTotal, readerUrl, screenText, serverCounts, startMainCommand, type MainCommand, waitForScreen } from "./harness.ts";
 import { hostPid, PROCESS_IDENTITY, processAlive } from "../../server/testing/lab-server.ts";
 
 const LAB = "k8s-nix-way-part-1";
@@ -55,20 +55,6 @@ async function newPage(): Promise<Page> {
 
 const main = 'nwl-terminal[data-name="main"]';
 
-async function screenText(page: Page): Promise<string> {
-  return page.$eval(main, (element) => (element as unknown as { bufferText(): string }).bufferText());
-}
-
-async function waitForScreen(page: Page, pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const match = (await screenText(page)).match(pattern);
-    if (match) return match;
-    if (Date.now() > deadline) throw new Error(`terminal never showed ${pattern}; it shows:\n${(await screenText(page)).slice(-1500)}`);
-    await page.waitForTimeout(100);
-  }
-}
-
 /** Waits for the terminal to be connected; a failure says what the terminal showed instead. */
 async function connected(page: Page, timeout = 60_000): Promise<void> {
   try {
@@ -92,12 +78,6 @@ async function shellPid(page: Page): Promise<number> {
   await page.keyboard.type(`echo ${tag}-PID=${PROCESS_IDENTITY("$$")}`);
   await page.keyboard.press("Enter");
   return hostPid((await waitForScreen(page, new RegExp(`${tag}-PID=(\\d+:\\d+)`)))[1]!);
-}
-
-/** Checks: nwl_checks_total from /metrics (operator token): a check that ran counts there, whatever its answer. */
-async function checksRun(): Promise<number> {
-  const text = await (await fetch(new URL("metrics", server.url), { headers: { authorization: `Bearer ${server.token}` } })).text();
-  return [...text.matchAll(/^nwl_checks_total\{[^}]*\} (\d+)/gm)].reduce((sum, match) => sum + Number(match[1]), 0);
 }
 
 /** WebSockets a page opens to the lab server, counted from the browser's side. */
@@ -145,7 +125,7 @@ describe("a page of another site", () => {
     expect(environment).toMatch(/^[A-Za-z0-9_-]+$/);
     const before = await serverCounts(server);
     expect(before.sessions).toBeGreaterThanOrEqual(1);
-    const checksBefore = await checksRun();
+    const checksBefore = await metricTotal(server, "nwl_checks_total");
 
     const page = await newPage();
     await page.goto(evilUrl);
@@ -186,7 +166,7 @@ describe("a page of another site", () => {
       },
       { checkUrl, environment },
     );
-    expect(await checksRun()).toBe(checksBefore);
+    expect(await metricTotal(server, "nwl_checks_total")).toBe(checksBefore);
     expect(await serverCounts(server)).toEqual(before);
 
     // A name of theirs pointed at this server (DNS rebinding) gets nothing either: the Host is checked.

@@ -265,3 +265,38 @@ export async function completeByRunsAndChecks(
   }
 }
 
+
+/** A terminal of the page, by its name (`<Terminal name="…">`). */
+export const terminalSelector = (name = "main") => `nwl-terminal[data-name="${name}"]`;
+
+/** A terminal's text (scrollback and screen, wrapped lines joined), as the element reads it from xterm. */
+export async function screenText(page: Page, name = "main"): Promise<string> {
+  return page.evaluate((selector) => (document.querySelector(selector) as unknown as { bufferText(): string }).bufferText(), terminalSelector(name));
+}
+
+/** Waits until a terminal's text matches; a timeout says what it showed instead. */
+export async function waitForScreen(page: Page, pattern: RegExp, options: { name?: string; timeoutMs?: number } = {}): Promise<RegExpMatchArray> {
+  const { name = "main", timeoutMs = 20_000 } = options;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const text = await screenText(page, name);
+    const match = text.match(pattern);
+    if (match) return match;
+    if (Date.now() > deadline) throw new Error(`terminal ${name} never showed ${pattern}; it shows:\n${text.slice(-1500)}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+/** Starts a terminal as a reader does (its Start button), waits for its shell, and focuses it. */
+export async function startTerminal(page: Page, name = "main", timeoutMs = 30_000): Promise<void> {
+  await page.locator(`${terminalSelector(name)} [data-testid=terminal-start]`).click();
+  await page.waitForSelector(`${terminalSelector(name)}[data-state=connected]`, { timeout: timeoutMs });
+  await page.locator(`${terminalSelector(name)} [data-testid=terminal-screen]`).click();
+}
+
+/** A counter of the server's /metrics (operator token), summed over its series; with `labels`, over the series that carry them. */
+export async function metricTotal(server: Pick<MainCommand, "url" | "token">, name: string, labels?: string): Promise<number> {
+  const text = await (await fetch(new URL("metrics", server.url), { headers: { authorization: `Bearer ${server.token}` } })).text();
+  const series = labels === undefined ? "(?:\\{[^}]*\\})?" : `\\{[^}]*${labels}[^}]*\\}`;
+  return [...text.matchAll(new RegExp(`^${name}${series} (\\S+)$`, "gm"))].reduce((sum, match) => sum + Number(match[1]), 0);
+}

@@ -7,7 +7,7 @@
  */
 import type { BrowserContext, Page } from "playwright-core";
 import { afterEach, describe, expect, it } from "vitest";
-import { readerUrl, useServerAndBrowser } from "./harness.ts";
+import { readerUrl, screenText, startTerminal, terminalSelector, useServerAndBrowser, waitForScreen } from "./harness.ts";
 
 const lab = useServerAndBrowser();
 let context: BrowserContext;
@@ -23,22 +23,8 @@ async function openPart1(viewport: { width: number; height: number }): Promise<P
   return page;
 }
 
-const terminal = (name = "main") => `nwl-terminal[data-name="${name}"]`;
+const terminal = terminalSelector;
 const pane = "[data-testid=lab-pane]";
-
-async function screenText(page: Page, name = "main"): Promise<string> {
-  return page.evaluate((selector) => (document.querySelector(selector) as unknown as { bufferText(): string }).bufferText(), terminal(name));
-}
-
-async function waitForScreen(page: Page, pattern: RegExp, name = "main", timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await screenText(page, name);
-    if (pattern.test(text)) return;
-    if (Date.now() > deadline) throw new Error(`terminal ${name} never showed ${pattern}; it shows:\n${text.slice(-1500)}`);
-    await page.waitForTimeout(100);
-  }
-}
 
 const sizeOf = (page: Page, name = "main") =>
   page.evaluate((selector) => (document.querySelector(selector) as unknown as { size(): { cols: number; rows: number } }).size(), terminal(name));
@@ -49,12 +35,6 @@ async function inView(page: Page, selector: string): Promise<boolean> {
     const rect = element.getBoundingClientRect();
     return rect.width > 0 && rect.height > 0 && rect.top >= 0 && rect.left >= 0 && rect.bottom <= innerHeight && rect.right <= innerWidth;
   });
-}
-
-async function startTerminal(page: Page, name = "main"): Promise<void> {
-  await page.locator(`${terminal(name)} [data-testid=terminal-start]`).click();
-  await page.waitForSelector(`${terminal(name)}[data-state=connected]`, { timeout: 30_000 });
-  await page.locator(`${terminal(name)} [data-testid=terminal-screen]`).click();
 }
 
 describe("the lab pane on a wide screen", () => {
@@ -132,7 +112,7 @@ describe("the lab pane on a wide screen", () => {
     await page.locator(`${shell} [data-testid=terminal-screen]`).click();
     await page.keyboard.type("cat pane-shared.txt");
     await page.keyboard.press("Enter");
-    await waitForScreen(page, /^shared-42\s*$/m, "shell-2");
+    await waitForScreen(page, /^shared-42\s*$/m, { name: "shell-2" });
 
     // Maximize: the pane covers the text; Esc (outside the terminal) restores it.
     const maximize = page.locator("[data-testid=lab-pane-maximize]");
@@ -157,7 +137,7 @@ describe("the lab pane on a wide screen", () => {
     await page.waitForSelector(`${shell}[data-state=connected]`, { timeout: 30_000, state: "attached" });
     expect(await page.getAttribute(shell, "data-session")).toBe(session);
     expect(await page.getAttribute(shell, "data-replay")).toBe("exact");
-    await waitForScreen(page, /^shared-42\s*$/m, "shell-2");
+    await waitForScreen(page, /^shared-42\s*$/m, { name: "shell-2" });
 
     await page.locator('[data-testid=lab-pane-tab-close]').click();
     await expect.poll(() => page.locator(shell).count()).toBe(0);
@@ -309,12 +289,12 @@ describe("the lab pane on a phone", () => {
     // If ^C did not reach the shell, sleep holds this line for 100 s.
     await page.keyboard.type("echo INTERRUPTED-$((40+2))");
     await page.keyboard.press("Enter");
-    await waitForScreen(page, /^\^C[\s\S]*^INTERRUPTED-42\s*$/m, "main", 10_000);
+    await waitForScreen(page, /^\^C[\s\S]*^INTERRUPTED-42\s*$/m, { timeoutMs: 10_000 });
 
     // An arrow: ↑ brings the last command back.
     await page.locator("[data-testid=keybar-up]").click();
     await page.keyboard.press("Enter");
-    await waitForScreen(page, /INTERRUPTED-42[\s\S]*INTERRUPTED-42/, "main", 10_000);
+    await waitForScreen(page, /INTERRUPTED-42[\s\S]*INTERRUPTED-42/, { timeoutMs: 10_000 });
 
     // The handle closes the drawer.
     await page.locator("[data-testid=lab-pane-toggle]").click();

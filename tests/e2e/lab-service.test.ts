@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, readerUrl, startMainCommand, type MainCommand } from "./harness.ts";
+import { launchBrowser, readerUrl, startMainCommand, type MainCommand, waitForScreen } from "./harness.ts";
 import { processAlive, waitUntil } from "../../server/testing/lab-server.ts";
 
 let server: MainCommand;
@@ -48,11 +48,6 @@ async function openConnected(): Promise<Page> {
   await page.locator(`${main} [data-testid=terminal-start]`).click();
   await page.waitForSelector(`${main}[data-state=connected]`, { timeout: 90_000 });
   return page;
-}
-
-async function waitForScreen(page: Page, pattern: RegExp, timeoutMs = 20_000): Promise<void> {
-  const text = () => page.$eval(main, (element) => (element as unknown as { bufferText(): string }).bufferText());
-  await expect.poll(text, { timeout: timeoutMs, interval: 100 }).toMatch(pattern);
 }
 
 async function health(): Promise<{ status: string; reasons: string[] }> {
@@ -128,7 +123,7 @@ describe("the lab's containerd going down", () => {
     await expect.poll(() => status.textContent(), { timeout: 5000 }).toMatch(/running but degraded: the lab's containerd stopped/);
     expect(await status.getAttribute("data-state")).toBe("warning");
     await page.locator(`${main} [data-testid=terminal-settings]`).click();
-    await waitForScreen(page, /\[lab\] The lab's services are back/, 60_000);
+    await waitForScreen(page, /\[lab\] The lab's services are back/, { timeoutMs: 60_000 });
     await until(async () => (await health()).status === "ok", 60_000, "containerd back");
 
     // Down again right after a restart: it waits longer before the next one, long enough to check meanwhile.

@@ -5,7 +5,7 @@
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, readerUrl, startMainCommand, startTcpProxy, type MainCommand, themeBackgrounds } from "./harness.ts";
+import { launchBrowser, readerUrl, screenText, startMainCommand, startTcpProxy, startTerminal, terminalSelector, type MainCommand, themeBackgrounds, waitForScreen } from "./harness.ts";
 import { hostPid, PROCESS_IDENTITY, processAlive, waitUntil } from "../../server/testing/lab-server.ts";
 
 let server: MainCommand;
@@ -35,28 +35,7 @@ async function openPart1(viewport = { width: 1280, height: 900 }, base = server.
   return page;
 }
 
-const terminal = (name = "main") => `nwl-terminal[data-name="${name}"]`;
-
-async function screenText(page: Page, name = "main"): Promise<string> {
-  return page.evaluate((selector) => (document.querySelector(selector) as unknown as { bufferText(): string }).bufferText(), terminal(name));
-}
-
-async function waitForScreen(page: Page, pattern: RegExp, timeoutMs = 20_000, name = "main"): Promise<RegExpMatchArray> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const text = await screenText(page, name);
-    const match = text.match(pattern);
-    if (match) return match;
-    if (Date.now() > deadline) throw new Error(`terminal never showed ${pattern}; it shows:\n${text.slice(-1500)}`);
-    await page.waitForTimeout(100);
-  }
-}
-
-async function startTerminal(page: Page): Promise<void> {
-  await page.locator(`${terminal()} [data-testid=terminal-start]`).click();
-  await page.waitForSelector(`${terminal()}[data-state=connected]`, { timeout: 30_000 });
-  await page.locator(`${terminal()} [data-testid=terminal-screen]`).click();
-}
+const terminal = terminalSelector;
 
 /** Types a command the way a reader does, and returns the match of `pattern` in what follows. */
 async function command(page: Page, text: string, pattern: RegExp): Promise<RegExpMatchArray> {
