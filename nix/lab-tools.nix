@@ -20,10 +20,11 @@ with pkgs;
   # What the labs' steps and checks run (Parts 1–4): etcd (etcdctl comes
   # with it), openssl and cfssl for the PKI, git, nix for the Nix files,
   # kubelet and kube-apiserver from `kubernetes` for Parts 3 and 4; jq
-  # (Parts 3 and 4), su from `shadow` (Part 1), getent (Part 4). Every
+  # (Parts 3 and 4), su (Part 1) from shadow's `su` output (nixpkgs moves
+  # it there; `shadow` itself has no bin/su), getent (Part 4). Every
   # command a lab's `requires.commands` names is mapped to one of these (or
   # to `server`) in nix/lab-tools.test.ts.
-  labs = [ etcd openssl cfssl git nix kubernetes jq shadow getent ];
+  labs = [ etcd openssl cfssl git nix kubernetes jq shadow.su getent ];
   # A statically linked busybox: the lab images are made from it.
   busybox = pkgsStatic.busybox;
 }

@@ -12,7 +12,12 @@ import { loadLabs } from "../server/labs.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 
-/** command → nixpkgs attribute (as named in lab-tools.nix). */
+/**
+ * command → nixpkgs attribute or output (as named in lab-tools.nix). This map
+ * is what the test trusts about nixpkgs' layout: e.g. su is in shadow's `su`
+ * output, not in `shadow` (checked against nixpkgs' shadow package, whose
+ * postInstall moves bin/su there; NixOS's own users write `${shadow.su}/bin/su`).
+ */
 const providedBy: Record<string, string> = {
   etcd: "etcd",
   etcdctl: "etcd",
@@ -24,7 +29,7 @@ const providedBy: Record<string, string> = {
   kubelet: "kubernetes",
   "kube-apiserver": "kubernetes",
   jq: "jq",
-  su: "shadow",
+  su: "shadow.su",
   getent: "getent",
   ctr: "containerd",
   containerd: "containerd",

@@ -21,8 +21,9 @@ let
   pkgs = { inherit lib; } // lib.genAttrs [
     "bashInteractive" "coreutils" "util-linux" "iproute2" "hostname-debian" "procps" "gnutar" "gzip"
     "containerd" "runc" "cni-plugins" "distribution" "etcd" "openssl" "cfssl" "git" "nix" "kubernetes"
-    "jq" "shadow" "getent"
+    "jq" "getent"
   ] fake // {
+    shadow = fake "shadow" // { su = fake "shadow-su"; };
     callPackage = _: _: fake "nix-way-labs";
     pkgsStatic.busybox = fake "busybox-static";
     runCommand = name: _: _: fake name;
