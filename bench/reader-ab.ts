@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { BROWSER_MODES, instrument, launchReaderBrowser, ourPage, outputRun, readyPage, spread, typeKeys, wettyPage, type ReaderPeer } from "./lib/browser.ts";
+import { BROWSER_MODES, instrument, launchReaderBrowser, median, ourPage, outputRun, readyPage, spread, typeKeys, wettyPage, type ReaderPeer } from "./lib/browser.ts";
 import { LIFTED_LIMITS, cleanEnv, killStarted, sleep, startServer, startWetty, type ServerProcess } from "./lib/procs.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -50,10 +50,6 @@ writeFileSync(configFile, JSON.stringify({ limits: LIFTED_LIMITS }));
 const servers: ServerProcess[] = [];
 const peers: ReaderPeer[] = [];
 const samples = new Map<string, { message: number[]; screen: number[]; frame: number[]; output: number[] }>();
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-};
 
 try {
   for (const spec of flags.sites.split(",")) {

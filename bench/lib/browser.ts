@@ -95,7 +95,8 @@ export function spread(samples: number[]): Spread {
   return { n: sorted.length, p50: +at(50).toFixed(2), p95: +at(95).toFixed(2) };
 }
 
-const median = (values: number[]) => {
+/** The median (the mean of the two middle values for an even count): the bench's one statistic for runs. */
+export const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;

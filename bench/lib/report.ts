@@ -162,6 +162,17 @@ ${report.readerView ? readerSection(report) : ""}${flood ? floodSection(flood) :
 `;
 }
 
+/** Key to the echo's message, p50, ours against WeTTY's, per browser mode: the part of key to screen the server decides. */
+function echoSpans(report: Report): string {
+  return (report.readerView ?? [])
+    .map((mode) => {
+      const ours = mode.peers.find((p) => p.key !== "wetty")?.keyToMessage?.p50;
+      const theirs = mode.peers.find((p) => p.key === "wetty")?.keyToMessage?.p50;
+      return `${mode.label}: ${fmt(ours ?? NaN, 1)} ms after the key, WeTTY's ${fmt(theirs ?? NaN, 1)}`;
+    })
+    .join("; ");
+}
+
 function readerSection(report: Report): string {
   const s = report.settings as { reader?: { keys: number; warmupKeys: number; gapMs: number[]; floodBytes: number; floodRuns: number; rounds: number } };
   const r = s.reader;
@@ -204,8 +215,8 @@ Both pages run xterm.js 6; neither is changed for the bench, only watched: every
 
 ${tables.join("\n\n")}
 
-What the figures come from (profiled in Nov 2026, \`bench/README.md\`): this server gets the echo to the page about 2.3 ms sooner (1.5–1.7 ms after the key, WeTTY's 3.8–4.2); from there both pages wait for the browser's next frame, and the frame that shows the echo costs more on the Part 1 page than on WeTTY's bare page (hover hit-testing, style and layout, paint and pre-paint of the long article around the terminal, then a larger commit and Starlight's IntersectionObservers), so the key-to-screen target of 0.6× is not met. With the terminal in an iframe of its own and every other part of the page hidden, a trial page still gave 0.66× (WebGL off); the iframe alone gained up to 1.5 ms with WebGL off and nothing with WebGL on, and was not adopted.
-Output to screen is where skip ahead (above) changes what the page does; without it the Part 1 page drew 0.74× WeTTY's MB/s with WebGL off (the page's weight on every frame of a flood).
+What the figures come from (profiled in Nov 2026, \`bench/README.md\`): this server gets the echo to the page sooner (${echoSpans(report)}); from there both pages wait for the browser's next frame, and the frame that shows the echo costs more on the Part 1 page than on WeTTY's bare page (hover hit-testing, style and layout, paint and pre-paint of the long article around the terminal, then a larger commit and Starlight's IntersectionObservers), so the key-to-screen target of 0.6× is not met. With the terminal in an iframe of its own and every other part of the page hidden, a trial page still gave 0.66× (WebGL off); the iframe alone gained up to 1.5 ms with WebGL off and nothing with WebGL on, and was not adopted.
+Output to screen is where skip ahead (above) changes what the page does; without it, the Part 1 page's output to screen stayed at or below WeTTY's in the runs before it (\`bench/README.md\`: the page's weight on every frame of a flood).
 
 `;
 }
