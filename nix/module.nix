@@ -94,7 +94,7 @@ in
             type = lib.types.str;
             default = "${pkgs.cni-plugins}/bin";
             defaultText = lib.literalExpression ''"''${pkgs.cni-plugins}/bin"'';
-            description = "Folder of the CNI plugins (`ctr run --cni` finds them there through a bind mount in each environment).";
+            description = "Folder of the CNI plugins (`ctr run --cni` finds them there through a bind mount in each host-namespaces environment; the sandbox driver uses the host's /usr/lib/cni).";
           };
           registry = lib.mkOption {
             type = lib.types.str;
