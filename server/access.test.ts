@@ -5,6 +5,7 @@
  * the same for every driver).
  */
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -122,6 +123,21 @@ describe("the door: no token, no shell", () => {
     expect(counts()).toEqual(before);
   });
 
+  it("refuses a DNS-rebinding page's API calls too (its own name in Host), token or not", async () => {
+    const port = new URL(server.url).port;
+    const status = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const sent = httpRequest(new URL("api/labs", server.url), { headers: { host, authorization: `Bearer ${TEST_TOKEN}` } }, (response) => {
+          resolve(response.statusCode!);
+          response.resume();
+        });
+        sent.on("error", reject);
+        sent.end();
+      });
+    expect(await status(`evil.example:${port}`)).toBe(403);
+    expect(await status(`127.0.0.1:${port}`)).toBe(200);
+  });
+
   it("lets in the server's own page and a non-browser client with the token", async () => {
     const port = new URL(server.url).port;
     const page = await ProtocolClient.connect(server.url, { origin: `http://127.0.0.1:${port}` });
@@ -159,14 +175,17 @@ describe("readers of a workshop", () => {
     await Promise.all([alice.close(), bob.close()]);
   });
 
-  it("answers a check in another reader's environment as if it did not exist", async () => {
+  it("answers a check, a solve or a catch-up in another reader's environment as if it did not exist, and runs nothing there", async () => {
     const alice = await ProtocolClient.connect(server.url, { token: ALICE, lab: "fixture-overlap" });
-    const url = new URL("api/labs/fixture-overlap/checkpoints/alone/check", server.url);
     const body = JSON.stringify({ environment: alice.welcome!.environment });
-    const asBob = await authorizedFetch(url, { method: "POST", body }, BOB);
-    expect(asBob.status).toBe(404);
-    expect(((await asBob.json()) as { error: string }).error).toBe("unknown-environment");
-    const asAlice = await authorizedFetch(url, { method: "POST", body }, ALICE);
+    for (const action of ["check", "solve", "catch-up"]) {
+      const asBob = await authorizedFetch(new URL(`api/labs/fixture-overlap/checkpoints/alone/${action}`, server.url), { method: "POST", body }, BOB);
+      expect(asBob.status, action).toBe(404);
+      expect(((await asBob.json()) as { error: string }).error, action).toBe("unknown-environment");
+    }
+    // Nothing ran in Alice's environment: a solve there would have shown in her terminal.
+    expect(alice.environmentEvents.filter((event) => event.type === "activity")).toEqual([]);
+    const asAlice = await authorizedFetch(new URL("api/labs/fixture-overlap/checkpoints/alone/check", server.url), { method: "POST", body }, ALICE);
     expect(asAlice.status).toBe(200);
     await alice.close();
   });
