@@ -169,7 +169,7 @@ const READ_ONLY = new Set(
     "ls ll la tree cat bat less more head tail grep egrep fgrep rg wc echo printf pwd whoami id groups uname date env printenv " +
     "which type whereis file stat du df free ps pgrep top htop uptime ss netstat lsof lsblk findmnt dig nslookup host ping tracepath " +
     "realpath readlink dirname basename test [ [[ true false sleep uniq cut tr column jq diff cmp md5sum sha1sum sha256sum b2sum base64 " +
-    "xxd hexdump od strings man help history watch cd pushd popd export unset alias clear exit lscpu nproc getent getfacl " +
+    "xxd hexdump od strings man help history cd pushd popd export unset alias clear exit lscpu nproc getent getfacl " +
     "systemd-analyze nixos-option nixos-version nix-info awk cut tac nl fold fmt seq expr bc"
   ).split(" "),
 );
@@ -272,7 +272,8 @@ function stageOnlyReads(stage: Token[]): boolean {
   let rest = plain;
   if (["for", "case", "select", "function"].includes(rest[0] ?? "")) return true; // a loop's or function's header: its body is judged on its own
   while (rest.length && (KEYWORDS.has(rest[0]!) || /^[A-Za-z_][A-Za-z0-9_]*=/.test(rest[0]!))) rest = rest.slice(1);
-  while (rest.length && ["sudo", "doas", "env", "nohup", "exec"].includes(rest[0]!)) rest = rest.slice(1).filter((word, index) => index > 0 || !word.startsWith("-"));
+  // Wrappers run the command after them (watch too: `watch ctr task ls` reads, `watch rm x` does not).
+  while (rest.length && ["sudo", "doas", "env", "nohup", "exec", "watch"].includes(rest[0]!)) rest = rest.slice(1).filter((word, index) => index > 0 || !word.startsWith("-"));
   const [name, ...args] = rest;
   if (name === undefined) return true; // an assignment or a keyword alone: nothing a check could see
   if (name === "tee") return args.every((arg) => arg.startsWith("-") || arg === "/dev/null");

@@ -37,6 +37,7 @@ describe("changesState", () => {
     "ls /nope 2>/dev/null",
     "ctr task ls 2>&1 | grep test",
     "echo to-stderr >&2",
+    "watch ctr task ls",
     "cd ~",
     "X=1",
     "sudo systemctl status kubelet",
@@ -91,6 +92,7 @@ describe("changesState", () => {
     "echo hi >&out.txt",
     "ls >& out.txt",
     "cat <(rm x)",
+    "watch -n1 rm x",
     "tee >(rm x) < f",
   ])("changes state: %s", (command) => expect(changesState(command)).toBe(true));
 
