@@ -310,7 +310,7 @@ export class TerminalSession {
     }
     this.pendingOutput.push(data);
     this.pendingOutputBytes += data.byteLength;
-    if (this.pendingOutputBytes >= FLUSH_BYTES || performance.now() - this.lastInputAt < ECHO_WINDOW_MS) {
+    if (this.flushDue(this.pendingOutputBytes)) {
       this.flushOutput();
     } else if (!this.flushTimer) {
       this.flushTimer = setTimeout(() => this.flushOutput(), this.limits.coalesceMs);
@@ -360,8 +360,8 @@ export class TerminalSession {
       }
       return;
     }
-    const chunks = this.stream.since(this.sent);
-    if (!chunks || backlog > (this.skipping ? SKIP_RESUME_BYTES : SKIP_AHEAD_BYTES)) {
+    // Past the replay buffer's start, the backlog can only go as a repaint.
+    if (this.sent < this.stream.start || backlog > (this.skipping ? SKIP_RESUME_BYTES : SKIP_AHEAD_BYTES)) {
       void this.catchUp(client, "flood");
       return;
     }
@@ -370,16 +370,21 @@ export class TerminalSession {
       void this.catchUp(client, "settle");
       return;
     }
-    if (coalesced || backlog >= FLUSH_BYTES || performance.now() - this.lastInputAt < ECHO_WINDOW_MS) {
+    if (coalesced || this.flushDue(backlog)) {
       clearTimeout(this.flushTimer);
       this.flushTimer = undefined;
-      this.send(this.sent, chunks);
+      this.send(this.sent, this.stream.since(this.sent)!);
     } else if (!this.flushTimer) {
       this.flushTimer = setTimeout(() => {
         this.flushTimer = undefined;
         this.pump(true);
       }, this.limits.coalesceMs);
     }
+  }
+
+  /** Output goes at once when a frame's worth has gathered, or when it answers input just typed (an echo); else after coalesceMs. */
+  private flushDue(bytes: number): boolean {
+    return bytes >= FLUSH_BYTES || performance.now() - this.lastInputAt < ECHO_WINDOW_MS;
   }
 
   /**
