@@ -134,8 +134,10 @@ export class ScreenState {
     // xterm calls back once everything written before has been parsed, and before anything written after: the screen is the one at `at`.
     return new Promise((resolve) =>
       terminal.write("", () => {
+        // The session may have ended while xterm parsed (dispose): its callers see that and use nothing of this.
+        if (this.terminal !== terminal || !this.serializer) return resolve({ offset: at, data: "" });
         const mark = this.lastMark === "A" || this.lastMark === "D" ? `\x1b]133;${this.lastMark}\x07` : "";
-        resolve({ offset: at, data: this.serializer!.serialize({ scrollback }) + mark });
+        resolve({ offset: at, data: this.serializer.serialize({ scrollback }) + mark });
       }),
     );
   }
