@@ -17,4 +17,14 @@ describe("a repaint asked for as the session ends", () => {
     stream.dispose();
     await expect(repaint).resolves.toMatchObject({ data: "" });
   });
+
+  it("makes no terminal again for output that comes after the end", async () => {
+    const stream = new TerminalStream({ cols: 80, rows: 24 }, 4096);
+    stream.append(Buffer.from("before\r\n".repeat(2000)));
+    stream.dispose();
+    // A pty drains after its shell is killed: that output must not bring a headless terminal back to life.
+    stream.follow(true);
+    stream.append(Buffer.from("after\r\n".repeat(2000)));
+    await expect(stream.repaint(stream.end)).resolves.toMatchObject({ data: "" });
+  });
 });

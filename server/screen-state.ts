@@ -74,6 +74,8 @@ export class ScreenState {
   /** The shell's last prompt mark (OSC 133 A, C or D): a repaint says whether the prompt is back. */
   private lastMark: string | undefined;
   private idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The session ended: output that still comes (a pty drains after its shell is killed) makes no terminal again. */
+  private disposed = false;
   private lastFeedAt = 0;
   private cols: number;
   private rows: number;
@@ -85,6 +87,7 @@ export class ScreenState {
 
   /** Bytes the replay buffer evicted, in stream order. */
   feed(bytes: Buffer): void {
+    if (this.disposed) return;
     const from = this.evictedTo;
     this.evictedTo += bytes.byteLength;
     // Already parsed while following: nothing to keep.
@@ -102,6 +105,7 @@ export class ScreenState {
 
   /** Starts (or stops) parsing every byte as it comes, from where the stream ends now. */
   follow(on: boolean, tail: StreamTail): void {
+    if (this.disposed) return;
     if (on && !this.following) this.handOver(tail, tail.end);
     this.following = on;
   }
@@ -128,6 +132,7 @@ export class ScreenState {
    * buffer's start are read from `tail`.
    */
   repaint(tail: StreamTail, offset: number, scrollback = REPAINT_SCROLLBACK_LINES): Promise<Repaint> {
+    if (this.disposed) return Promise.resolve({ offset: this.handedTo, data: "" });
     this.handOver(tail, offset);
     const terminal = this.ensureTerminal();
     const at = this.handedTo;
@@ -143,6 +148,8 @@ export class ScreenState {
   }
 
   dispose(): void {
+    this.disposed = true;
+    this.following = false;
     clearTimeout(this.idleTimer);
     this.terminal?.dispose();
     this.terminal = undefined;
@@ -154,6 +161,7 @@ export class ScreenState {
   private handOver(tail: StreamTail | undefined, offset: number): void {
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
+    if (this.disposed) return;
     if (this.queued.size > 0) {
       const terminal = this.ensureTerminal();
       if (this.overrun) {
